@@ -1,0 +1,1 @@
+"""The ``hybrid-inference`` command line: one entry point, one sub-command per role."""

@@ -1,0 +1,105 @@
+"""The platform's error tree: one base that carries its HTTP status and retryability.
+
+    HybridError                      500  permanent
+    ├── InvalidInput                 422  permanent (names the offending field)
+    ├── PayloadTooLarge              413  permanent
+    ├── NotFound                     404  permanent
+    │   ├── ModelNotFound
+    │   ├── VersionNotFound
+    │   └── JobNotFound
+    ├── Conflict                     409  permanent
+    │   └── VersionNotLoaded
+    ├── Unauthorized                 401  permanent
+    ├── Forbidden                    403  permanent
+    └── RetryableError               503  retryable (Celery retries these and only these)
+        ├── ServiceUnavailable           (Triton, Redis, database or broker down)
+        └── DeadlineExceeded         504
+
+Transports map these once: FastAPI through one exception handler, Celery
+through ``autoretry_for=(RetryableError,)``.
+"""
+
+from __future__ import annotations
+
+
+class HybridError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    status_code: int = 500
+    code: str = "internal_error"
+    retryable: bool = False
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, str]:
+        """The ``{"code", "message"[, "field"]}`` form used in API answers and job records."""
+        body = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+class InvalidInput(HybridError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class PayloadTooLarge(HybridError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class NotFound(HybridError):
+    status_code = 404
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class VersionNotFound(NotFound):
+    code = "version_not_found"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+
+class Conflict(HybridError):
+    status_code = 409
+    code = "conflict"
+
+
+class VersionNotLoaded(Conflict):
+    code = "version_not_loaded"
+
+
+class Unauthorized(HybridError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(HybridError):
+    status_code = 403
+    code = "forbidden"
+
+
+class RetryableError(HybridError):
+    """A failure that may go away by itself; callers retry with backoff."""
+
+    status_code = 503
+    code = "unavailable"
+    retryable = True
+
+
+class ServiceUnavailable(RetryableError):
+    code = "service_unavailable"
+
+
+class DeadlineExceeded(RetryableError):
+    status_code = 504
+    code = "deadline_exceeded"

@@ -1,0 +1,66 @@
+"""One settings object for every process, read from ``HYBRID_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+"""The checkout this package was imported from (editable installs and the local stack)."""
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as ``HYBRID_<FIELD_NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="HYBRID_", env_file=None, extra="ignore")
+
+    model_repository: Path = Field(
+        default=PROJECT_ROOT / "model_repository",
+        description="Canonical Triton model repository (version folders with params.json).",
+    )
+    state_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Where the local stack keeps logs, the SQLite file and derived repositories.",
+    )
+    triton_grpc_url: str = Field(default="127.0.0.1:8001", description="Triton gRPC host:port.")
+    triton_http_port: int = Field(default=8000, description="Local Triton HTTP port.")
+    triton_grpc_port: int = Field(default=8001, description="Local Triton gRPC port.")
+    triton_metrics_port: int = Field(default=8002, description="Local Triton metrics port.")
+    triton_timeout_s: float = Field(default=10.0, gt=0, description="Deadline of one inference call.")
+    triton_start_timeout_s: float = Field(
+        default=120.0, gt=0, description="How long the local launcher waits for Triton to be ready."
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker and hot job state.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the durable store; SQLite under state_dir when unset.",
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="Comma-separated Kafka brokers; events are off when unset."
+    )
+    kafka_topic: str = Field(default="forecast-events", description="Topic of job events.")
+    api_host: str = Field(default="127.0.0.1", description="Address the REST API binds.")
+    api_port: int = Field(default=8080, description="Port the REST API binds.")
+    max_series_per_job: int = Field(default=20_000, gt=0, description="Cap on series in one job.")
+    max_series_length: int = Field(default=10_000, gt=0, description="Cap on points in one series.")
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0, description="Cap on a request body.")
+    infer_batch_size: int = Field(
+        default=64, gt=0, description="Series sent to Triton in one request by the worker."
+    )
+    admin_token: str | None = Field(default=None, description="Bearer token for rollout writes.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite default."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_dir / 'hybrid.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built once from the environment."""
+    return Settings()
