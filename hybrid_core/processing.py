@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -81,13 +82,15 @@ def preprocess(series: Sequence[Sequence[float | None]], params: VersionParams) 
     return normalize_windows(windows, params)
 
 
-def denormalize(outputs: npt.NDArray[np.floating], centers: npt.NDArray[np.float64], params: VersionParams) -> npt.NDArray[np.float64]:
+def denormalize(
+    outputs: npt.NDArray[np.floating[Any]], centers: npt.NDArray[np.float64], params: VersionParams
+) -> npt.NDArray[np.float64]:
     """Map normalized model outputs ``[n, horizon]`` back to the caller's units."""
     return outputs.astype(np.float64) * params.normalization.scale + centers[:, None]
 
 
 def postprocess(
-    outputs: npt.NDArray[np.floating],
+    outputs: npt.NDArray[np.floating[Any]],
     centers: npt.NDArray[np.float64],
     params: VersionParams,
     horizon: int | None = None,
