@@ -1,0 +1,100 @@
+"""Request, result and event schemas shared by the API, the workers and the event consumers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+Arm = Literal["pinned", "stable", "canary", "latest", "shadow"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
+
+
+class ForecastRequest(BaseModel):
+    """Body of ``POST /v1/jobs`` and ``POST /v1/models/{model}/forecast``."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(min_length=1, max_length=128, description="Model name in the repository.")
+    series: list[list[float | None]] = Field(
+        description="One or more series, oldest point first; null marks a missing point."
+    )
+    version: str | None = Field(default=None, description="Pin a repository version, e.g. \"1\".")
+    routing_key: str | None = Field(
+        default=None, max_length=256, description="Sticky key for canary assignment (customer, sensor)."
+    )
+    horizon: int | None = Field(default=None, ge=1, description="Steps to forecast; the model's by default.")
+
+
+class ForecastOut(BaseModel):
+    mean: list[float]
+    lower: list[float]
+    upper: list[float]
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class JobAccepted(BaseModel):
+    """Answer of ``POST /v1/jobs`` (HTTP 202)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    job_id: str
+    status: JobStatus
+    model: str
+    version: str
+    arm: Arm
+    series_count: int
+    links: dict[str, str]
+
+
+class JobView(BaseModel):
+    """A job as ``GET /v1/jobs/{job_id}`` shows it."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    job_id: str
+    status: JobStatus
+    model: str
+    version: str
+    arm: Arm
+    horizon: int
+    series_count: int
+    attempts: int = 0
+    forecasts: list[ForecastOut] | None = None
+    error: ErrorOut | None = None
+    interval_level: float | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class JobEvent(BaseModel):
+    """One Kafka event per finished job (key: job id)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    job_id: str
+    status: Literal["succeeded", "failed"]
+    model: str
+    version: str
+    arm: Arm
+    series_count: int
+    timings_s: dict[str, float]
+    forecasts: list[ForecastOut] | None = None
+    error: ErrorOut | None = None
+    finished_at: datetime
+
+    @property
+    def encoded_key(self) -> bytes:
+        return self.job_id.encode()
+
+    @property
+    def encoded_value(self) -> bytes:
+        return self.model_dump_json().encode()
