@@ -17,6 +17,8 @@ _COMMANDS: dict[str, str] = {
     "export": "export_scripts.cli",
     "triton": "local_stack.cli",
     "up": "local_stack.cli",
+    "worker": "worker.cli",
+    "api": "operation_server.cli",
 }
 
 

@@ -51,6 +51,20 @@ class Settings(BaseSettings):
         default=64, gt=0, description="Series sent to Triton in one request by the worker."
     )
     admin_token: str | None = Field(default=None, description="Bearer token for rollout writes.")
+    task_max_retries: int = Field(default=8, ge=0, description="Retries of a job on retryable errors.")
+    task_retry_backoff_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles.")
+    task_retry_backoff_max_s: float = Field(default=30.0, gt=0, description="Cap on one retry delay.")
+    task_visibility_timeout_s: int = Field(
+        default=300,
+        gt=0,
+        description="Redelivery delay of a job whose worker died; must exceed the longest job.",
+    )
+    worker_concurrency: int = Field(
+        default=32, gt=0, description="Threads per worker process, i.e. jobs in flight to Triton."
+    )
+    worker_infer_threads: int = Field(
+        default=8, gt=0, description="Threads per worker process sending the batches of bulk jobs."
+    )
 
     @property
     def resolved_database_url(self) -> str:

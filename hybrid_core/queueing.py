@@ -1,0 +1,40 @@
+"""The Celery application shared by the API (which enqueues) and the workers (which consume).
+
+Only messaging configuration lives here; the tasks are registered by ``worker.tasks``.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from hybrid_core.settings import Settings
+
+RUN_JOB_TASK = "hybrid.run_job"
+JOBS_QUEUE = "forecast-jobs"
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app on the Redis broker with at-least-once delivery settings."""
+    app = Celery("hybrid", broker=settings.redis_url, set_as_current=False)
+    app.conf.update(
+        task_default_queue=JOBS_QUEUE,
+        task_routes={RUN_JOB_TASK: {"queue": JOBS_QUEUE}},
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        # At-least-once: acknowledge after the task ran, requeue when its worker dies.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            # An unacknowledged job (its worker was killed) comes back after this long.
+            "visibility_timeout": settings.task_visibility_timeout_s,
+            "unacked_restore_interval": max(1, min(10, settings.task_visibility_timeout_s // 2)),
+            "unacked_restore_throttle": 1,
+        },
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    return app

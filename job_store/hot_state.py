@@ -1,0 +1,46 @@
+"""Hot job state in Redis: the latest view of each job for fast polling, and done notices.
+
+The database stays the source of truth: a missing or stale key only costs a
+database read, never a wrong answer for a finished job (terminal views are
+written after the database commit).
+"""
+
+from __future__ import annotations
+
+import redis
+
+from hybrid_core.schemas import TERMINAL_STATUSES, JobView
+
+KEY_PREFIX = "hybrid:job:"
+DONE_CHANNEL = "hybrid:job-done"
+DEFAULT_TTL_S = 24 * 3600
+# Views larger than this (bulk jobs) are not cached: the API reads them from the database.
+MAX_CACHED_VIEW_BYTES = 1_000_000
+
+
+def job_key(job_id: str) -> str:
+    return f"{KEY_PREFIX}{job_id}"
+
+
+class HotJobState:
+    """Write and read job views in Redis and announce finished jobs on a channel."""
+
+    def __init__(self, client: redis.Redis, *, ttl_s: int = DEFAULT_TTL_S) -> None:
+        self._redis = client
+        self._ttl_s = ttl_s
+
+    def put(self, view: JobView) -> None:
+        """Store ``view``; a terminal view is also announced on :data:`DONE_CHANNEL`."""
+        payload = view.model_dump_json()
+        if len(payload) > MAX_CACHED_VIEW_BYTES:
+            payload = view.model_copy(update={"forecasts": None}).model_dump_json()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(job_key(view.job_id), payload, ex=self._ttl_s)
+        if view.status in TERMINAL_STATUSES:
+            pipe.publish(DONE_CHANNEL, view.job_id)
+        pipe.execute()
+
+    def get(self, job_id: str) -> JobView | None:
+        """The cached view, or None."""
+        raw = self._redis.get(job_key(job_id))
+        return None if raw is None else JobView.model_validate_json(raw)

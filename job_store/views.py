@@ -1,0 +1,38 @@
+"""Build the API's job view from durable rows."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from hybrid_core.schemas import Arm, ErrorOut, ForecastOut, JobStatus, JobView
+from job_store.models import Job, JobResult
+
+
+def job_view(
+    job: Job,
+    result: JobResult | None = None,
+    *,
+    forecasts: list[dict[str, Any]] | None = None,
+    interval_level: float | None = None,
+) -> JobView:
+    """The view of ``job``; forecasts come from ``result`` or are passed directly."""
+    rows = forecasts if forecasts is not None else (result.forecasts if result is not None else None)
+    error = None
+    if job.error_code is not None:
+        error = ErrorOut(code=job.error_code, message=job.error_message or "")
+    return JobView(
+        job_id=job.id,
+        status=cast(JobStatus, job.status),
+        model=job.model,
+        version=job.version,
+        arm=cast(Arm, job.arm),
+        horizon=job.horizon,
+        series_count=job.series_count,
+        attempts=job.attempts,
+        forecasts=None if rows is None else [ForecastOut.model_validate(r) for r in rows],
+        error=error,
+        interval_level=interval_level,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )

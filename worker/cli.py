@@ -1,0 +1,47 @@
+"""``hybrid-inference worker``: start a Celery thin-client worker."""
+
+from __future__ import annotations
+
+import argparse
+
+from hybrid_core.queueing import JOBS_QUEUE
+from hybrid_core.settings import get_settings
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("worker", help="run a Celery thin-client worker")
+    parser.add_argument("--concurrency", type=int, default=None, help="threads (jobs in flight)")
+    parser.add_argument("--loglevel", default="INFO")
+    parser.add_argument("--hostname", default=None, help="Celery node name, e.g. w1@%%h")
+    parser.set_defaults(handler=run)
+
+
+def worker_argv(concurrency: int, loglevel: str, hostname: str | None) -> list[str]:
+    """Arguments of the Celery worker.
+
+    The threads pool: each task blocks on gRPC, so many threads in one process keep
+    many requests in flight for Triton's dynamic batcher, in a fraction of the memory
+    of one process per task, and with one gRPC channel per process.
+    """
+    argv = [
+        "worker",
+        "--pool=threads",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel}",
+        f"--queues={JOBS_QUEUE}",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    return argv
+
+
+def run(args: argparse.Namespace) -> int:
+    from worker.tasks import app
+
+    settings = get_settings()
+    concurrency = args.concurrency or settings.worker_concurrency
+    app.worker_main(worker_argv(concurrency, args.loglevel, args.hostname))
+    return 0

@@ -1,0 +1,78 @@
+"""Per-process resources of a worker, created lazily after the process forked.
+
+A gRPC channel created before ``fork()`` hangs in the child (a known tritonclient
+issue), so nothing here is built at import time: the first task of each process
+builds it, and ``worker_process_init`` discards anything inherited from a parent.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from celery.signals import worker_process_init
+
+from hybrid_core.settings import Settings, get_settings
+from hybrid_core.version_params import VersionParams, load_version_params
+from job_store.database import make_engine, make_session_factory, migrate
+from job_store.hot_state import HotJobState
+from job_store.jobs import JobStore
+from triton_client import TritonClient
+
+
+@dataclass
+class WorkerRuntime:
+    """Everything a task needs, shared by the threads of one worker process."""
+
+    settings: Settings
+    store: JobStore
+    hot: HotJobState
+    triton: TritonClient
+    infer_pool: ThreadPoolExecutor
+    worker_name: str = field(default_factory=socket.gethostname)
+
+    def params(self, model: str, version: str) -> VersionParams:
+        """The pinned version's parameters from the model repository."""
+        return load_version_params(Path(self.settings.model_repository), model, version)
+
+    def close(self) -> None:
+        self.infer_pool.shutdown(wait=False, cancel_futures=True)
+        self.triton.close()
+
+
+def build_runtime(settings: Settings) -> WorkerRuntime:
+    """Connect to the database (migrating it), Redis and Triton."""
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    return WorkerRuntime(
+        settings=settings,
+        store=JobStore(make_session_factory(engine)),
+        hot=HotJobState(redis.Redis.from_url(settings.redis_url)),
+        triton=TritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
+        infer_pool=ThreadPoolExecutor(settings.worker_infer_threads, thread_name_prefix="triton-infer"),
+    )
+
+
+_runtime: WorkerRuntime | None = None
+_lock = threading.Lock()
+
+
+def get_runtime() -> WorkerRuntime:
+    """This process's runtime, built on first use."""
+    global _runtime
+    if _runtime is None:
+        with _lock:
+            if _runtime is None:
+                _runtime = build_runtime(get_settings())
+    return _runtime
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _forget_inherited_runtime(**_: object) -> None:
+    # A prefork child must not reuse its parent's gRPC channel or connections.
+    global _runtime
+    _runtime = None

@@ -1,0 +1,114 @@
+"""The worker's job logic as plain functions; ``worker.tasks`` only adds messaging concerns."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+import numpy as np
+import numpy.typing as npt
+
+from hybrid_core.errors import HybridError
+from hybrid_core.forecasting import forecast
+from hybrid_core.schemas import ErrorOut, ForecastOut, JobEvent
+from job_store.jobs import utcnow
+from job_store.models import Job
+from job_store.views import job_view
+from triton_client.codec import InferenceOutput
+from worker.runtime import WorkerRuntime
+
+logger = logging.getLogger(__name__)
+
+
+def _event_topic(runtime: WorkerRuntime) -> str | None:
+    return runtime.settings.kafka_topic if runtime.settings.kafka_bootstrap_servers else None
+
+
+def process_job(runtime: WorkerRuntime, job_id: str) -> None:
+    """Run one job to success. Raises HybridError (retryable or permanent) on failure.
+
+    A job that already finished (a redelivered message) is left untouched.
+    """
+    job = runtime.store.mark_running(job_id)
+    if job is None:
+        logger.info("job %s already finished or unknown; nothing to do", job_id)
+        return
+    runtime.hot.put(job_view(job))
+    series = runtime.store.get_input(job_id)
+    if series is None:
+        raise HybridError(f"job {job_id} has no recorded input")
+    params = runtime.params(job.model, job.version)
+
+    def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
+        return runtime.triton.infer(job.model, batch, version=job.version)
+
+    outcome = forecast(
+        series,
+        params,
+        infer,
+        horizon=job.horizon,
+        batch_size=runtime.settings.infer_batch_size,
+        executor=runtime.infer_pool,
+    )
+    forecasts = [asdict(f) for f in outcome.forecasts]
+    timings = dict(outcome.timings_s)
+    finished = utcnow()
+    if job.started_at is not None:
+        timings["queue_wait_s"] = max(0.0, (job.started_at - job.created_at).total_seconds())
+    event = JobEvent(
+        job_id=job.id,
+        status="succeeded",
+        model=job.model,
+        version=job.version,
+        arm=job_view(job).arm,
+        series_count=job.series_count,
+        timings_s=timings,
+        forecasts=[ForecastOut.model_validate(f) for f in forecasts],
+        finished_at=finished,
+    )
+    written = runtime.store.record_success(
+        job_id,
+        version=outcome.version,
+        forecasts=forecasts,
+        timings=timings,
+        worker=runtime.worker_name,
+        event=event,
+        topic=_event_topic(runtime),
+    )
+    if written:
+        _publish_view(runtime, job_id, forecasts, params.residuals.interval_level)
+
+
+def fail_job(runtime: WorkerRuntime, job_id: str, error: HybridError) -> None:
+    """Record ``error`` as the job's final reason (no-op for a job that already finished)."""
+    job = runtime.store.get(job_id)
+    if job is None:
+        logger.error("cannot fail unknown job %s: %s", job_id, error.message)
+        return
+    event = JobEvent(
+        job_id=job.id,
+        status="failed",
+        model=job.model,
+        version=job.version,
+        arm=job_view(job).arm,
+        series_count=job.series_count,
+        timings_s={},
+        error=ErrorOut(code=error.code, message=error.message),
+        finished_at=utcnow(),
+    )
+    if runtime.store.record_failure(
+        job_id, code=error.code, message=error.message, event=event, topic=_event_topic(runtime)
+    ):
+        _publish_view(runtime, job_id, None, None)
+
+
+def _publish_view(
+    runtime: WorkerRuntime, job_id: str, forecasts: list[dict[str, list[float]]] | None, level: float | None
+) -> None:
+    job: Job | None = runtime.store.get(job_id)
+    if job is None:
+        return
+    try:
+        runtime.hot.put(job_view(job, forecasts=forecasts, interval_level=level))
+    except Exception:  # the database already holds the truth; a cold cache only slows polling
+        logger.exception("could not cache the view of job %s in Redis", job_id)

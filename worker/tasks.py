@@ -1,0 +1,63 @@
+"""Celery tasks: messaging concerns only (retries, acknowledgement); logic is in ``worker.service``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+import sqlalchemy.exc
+from celery import Task
+
+from hybrid_core.errors import HybridError, RetryableError, ServiceUnavailable
+from hybrid_core.queueing import RUN_JOB_TASK, make_celery
+from hybrid_core.settings import get_settings
+from worker.retry_policy import backoff_delay_s
+from worker.runtime import get_runtime
+from worker.service import fail_job, process_job
+
+logger = logging.getLogger(__name__)
+
+app = make_celery(get_settings())
+
+# Infrastructure errors raised outside triton_client's boundary that go away by themselves.
+_TRANSIENT_INFRA_ERRORS: tuple[type[Exception], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    sqlalchemy.exc.OperationalError,
+)
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    name=RUN_JOB_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
+def run_job(self: Task[Any, Any], job_id: str) -> None:
+    """Forecast job ``job_id``; retry retryable failures with backoff, record permanent ones."""
+    runtime = get_runtime()
+    settings = runtime.settings
+    try:
+        try:
+            process_job(runtime, job_id)
+        except _TRANSIENT_INFRA_ERRORS as exc:
+            raise ServiceUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    except RetryableError as exc:
+        retries = self.request.retries
+        if retries >= settings.task_max_retries:
+            logger.warning("job %s failed after %d retries: %s", job_id, retries, exc.message)
+            fail_job(runtime, job_id, _exhausted(exc, retries))
+            return
+        delay = backoff_delay_s(
+            retries, base_s=settings.task_retry_backoff_s, max_s=settings.task_retry_backoff_max_s
+        )
+        logger.info("job %s: %s; retry %d in %.2fs", job_id, exc.message, retries + 1, delay)
+        raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
+    except HybridError as exc:
+        fail_job(runtime, job_id, exc)
+    except Exception as exc:  # a bug must still end the job with a recorded reason
+        logger.exception("job %s failed unexpectedly", job_id)
+        fail_job(runtime, job_id, HybridError(f"internal error: {type(exc).__name__}: {exc}"))
+
+
+def _exhausted(error: RetryableError, retries: int) -> HybridError:
+    exhausted = type(error)(f"gave up after {retries} retries: {error.message}")
+    return exhausted
