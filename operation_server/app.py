@@ -1,0 +1,46 @@
+"""``create_app(settings)``: the FastAPI application with its lifespan-managed resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from hybrid_core.settings import Settings, get_settings
+from operation_server.body_limit import BodySizeLimit
+from operation_server.errors import install_error_handlers
+from operation_server.routes import health, jobs, models
+from operation_server.state import build_state
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API; resources (database, Redis, Triton, broker) open at startup."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings)
+        app.state.api = state
+        state.catalog.start()
+        state.waiter.start()
+        try:
+            yield
+        finally:
+            await state.waiter.stop()
+            await state.catalog.stop()
+            await state.aioredis.aclose()
+            state.close()
+
+    app = FastAPI(
+        title="hybrid-inference",
+        version="0.1.0",
+        description="Forecasting jobs served by Celery thin-client workers over NVIDIA Triton.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(jobs.router)
+    app.include_router(models.router)
+    return app

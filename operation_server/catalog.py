@@ -1,0 +1,97 @@
+"""What models and versions exist (repository) and which are READY (Triton, refreshed in the background)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hybrid_core.errors import HybridError, ModelNotFound, VersionNotFound
+from hybrid_core.version_params import (
+    VersionParams,
+    load_version_params,
+    repository_models,
+    repository_versions,
+)
+from triton_client import TritonClient
+
+logger = logging.getLogger(__name__)
+
+READY_REFRESH_INTERVAL_S = 0.5
+
+
+@dataclass
+class ReadySnapshot:
+    """Triton's READY versions per model as last seen, and when."""
+
+    versions: dict[str, set[str]] = field(default_factory=dict)
+    reachable: bool = False
+    refreshed_at: float = 0.0
+
+
+class ModelCatalog:
+    """Repository versions with their params, and Triton readiness kept fresh within ~0.5 s."""
+
+    def __init__(self, repository: Path, triton: TritonClient) -> None:
+        self.repository = repository
+        self.triton = triton
+        self.ready = ReadySnapshot()
+        self._task: asyncio.Task[None] | None = None
+
+    def models(self) -> list[str]:
+        return repository_models(self.repository)
+
+    def versions(self, model: str) -> list[str]:
+        """Repository versions of ``model``; ModelNotFound if it has none."""
+        versions = repository_versions(self.repository, model)
+        if not versions:
+            raise ModelNotFound(f"model {model!r} is not in the repository", field="model")
+        return versions
+
+    def params(self, model: str, version: str) -> VersionParams:
+        """Parameters of an existing version; VersionNotFound otherwise."""
+        if version not in self.versions(model):
+            raise VersionNotFound(
+                f"model {model!r} has no version {version!r}; versions: {', '.join(self.versions(model))}",
+                field="version",
+            )
+        return load_version_params(self.repository, model, version)
+
+    def ready_versions(self, model: str) -> set[str] | None:
+        """READY versions as last seen in Triton; None if Triton was never reached."""
+        if not self.ready.reachable and not self.ready.refreshed_at:
+            return None
+        return self.ready.versions.get(model, set())
+
+    def refresh(self) -> None:
+        """Read Triton's repository index once (blocking)."""
+        try:
+            index = self.triton.repository_index()
+        except HybridError as exc:
+            if self.ready.reachable:
+                logger.warning("Triton unreachable, keeping last known readiness: %s", exc.message)
+            self.ready.reachable = False
+            return
+        versions: dict[str, set[str]] = {}
+        for entry in index:
+            if entry.state == "READY":
+                versions.setdefault(entry.name, set()).add(entry.version)
+        self.ready = ReadySnapshot(versions=versions, reachable=True, refreshed_at=time.monotonic())
+
+    async def run_refresher(self, interval_s: float = READY_REFRESH_INTERVAL_S) -> None:
+        """Refresh readiness forever (cancel to stop)."""
+        while True:
+            await asyncio.to_thread(self.refresh)
+            await asyncio.sleep(interval_s)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.run_refresher())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,31 @@
+"""``hybrid-inference api``: serve the REST API with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+
+from hybrid_core.settings import get_settings
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("api", help="serve the REST API")
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--log-level", default="info")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from operation_server.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        log_level=args.log_level,
+        access_log=False,
+    )
+    return 0

@@ -1,0 +1,62 @@
+"""Errors mapped to HTTP once: our HybridError tree and FastAPI's request validation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from hybrid_core.errors import HybridError
+
+logger = logging.getLogger(__name__)
+
+
+def field_path(location: Sequence[Any]) -> str:
+    """``("body", "series", 3, 5)`` -> ``series[3][5]``."""
+    path = ""
+    for part in location:
+        if part in ("body", "query", "path"):
+            continue
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def error_response(error: HybridError) -> JSONResponse:
+    """The JSON answer for one of our errors."""
+    headers = {"Retry-After": "1"} if error.retryable else None
+    return JSONResponse({"error": error.to_dict()}, status_code=error.status_code, headers=headers)
+
+
+async def _hybrid_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HybridError)
+    if exc.status_code >= 500:
+        logger.warning("%s: %s", exc.code, exc.message)
+    return error_response(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"field": field_path(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
+        for err in exc.errors()
+    ]
+    first = problems[0] if problems else {"field": "body", "message": "invalid request"}
+    body = {
+        "error": {
+            "code": "invalid_input",
+            "message": f"{first['field']}: {first['message']}",
+            "field": first["field"],
+            "details": problems[:20],
+        }
+    }
+    return JSONResponse(body, status_code=422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers; every HybridError leaves with its own status."""
+    app.add_exception_handler(HybridError, _hybrid_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,108 @@
+"""``/v1/jobs``: submit forecasting jobs and read them back (with long-polling)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from kombu.exceptions import OperationalError as BrokerError
+
+from hybrid_core.errors import JobNotFound, ServiceUnavailable
+from hybrid_core.queueing import RUN_JOB_TASK
+from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobView
+from job_store.hot_state import job_key
+from job_store.jobs import NewJob
+from job_store.views import job_view
+from operation_server.deps import StateDep
+from operation_server.state import ApiState
+from operation_server.validation import validate_request
+from operation_server.versions import resolve_version
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+MAX_WAIT_S = 60.0
+# Safety net under the pub/sub wake-up: re-read the job at least this often while waiting.
+WAIT_RECHECK_S = 1.0
+
+
+@router.post("", status_code=202, response_model=JobAccepted)
+def submit_job(body: ForecastRequest, state: StateDep) -> JobAccepted:
+    """Validate, record and enqueue a forecasting job; poll ``links.self`` for its result."""
+    resolution = resolve_version(state.catalog, body.model, body.version)
+    horizon = validate_request(body, resolution.params, state.settings)
+    job_id = uuid.uuid4().hex
+    state.store.create(
+        NewJob(
+            job_id=job_id,
+            model=body.model,
+            version=resolution.version,
+            arm=resolution.arm,
+            routing_key=body.routing_key,
+            horizon=horizon,
+            series=body.series,
+        )
+    )
+    try:
+        state.celery.send_task(RUN_JOB_TASK, args=[job_id], retry=True, retry_policy={"max_retries": 2})
+    except (BrokerError, OSError) as exc:
+        reason = f"could not enqueue the job: {exc}"
+        state.store.record_failure(job_id, code="enqueue_failed", message=reason, event=None, topic=None)
+        raise ServiceUnavailable(reason) from exc
+    return JobAccepted(
+        job_id=job_id,
+        status="queued",
+        model=body.model,
+        version=resolution.version,
+        arm=resolution.arm,
+        series_count=len(body.series),
+        links={"self": f"/v1/jobs/{job_id}"},
+    )
+
+
+def _read_durable(state: ApiState, job_id: str) -> JobView:
+    job = state.store.get(job_id)
+    if job is None:
+        raise JobNotFound(f"no job {job_id!r}", field="job_id")
+    result = state.store.get_result(job_id) if job.status == "succeeded" else None
+    level = None
+    if result is not None:
+        level = state.catalog.params(job.model, job.version).residuals.interval_level
+    return job_view(job, result, interval_level=level)
+
+
+async def read_job(state: ApiState, job_id: str) -> JobView:
+    """The job's view: Redis when it holds a complete terminal view, else the database."""
+    raw = await state.aioredis.get(job_key(job_id))
+    if raw is not None:
+        cached = JobView.model_validate_json(raw)
+        if cached.status == "failed" or (cached.status == "succeeded" and cached.forecasts is not None):
+            return cached
+    return await asyncio.to_thread(_read_durable, state, job_id)
+
+
+@router.get("/{job_id}", response_model=JobView)
+async def get_job(
+    job_id: str,
+    state: StateDep,
+    wait_s: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="Long-poll up to this long.")] = 0.0,
+) -> JobView:
+    """The job's status, and its forecasts once it succeeded (or its error once it failed)."""
+    view = await read_job(state, job_id)
+    if view.status in TERMINAL_STATUSES or wait_s <= 0:
+        return view
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    async with state.waiter.watch(job_id) as done:
+        while True:
+            view = await read_job(state, job_id)
+            remaining = deadline - loop.time()
+            if view.status in TERMINAL_STATUSES or remaining <= 0 or done.done():
+                return view
+            try:
+                await asyncio.wait_for(asyncio.shield(done), timeout=min(remaining, WAIT_RECHECK_S))
+            except TimeoutError:
+                continue

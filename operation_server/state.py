@@ -1,0 +1,59 @@
+"""The API's long-lived resources, built once per process in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+from celery import Celery
+from sqlalchemy import Engine
+
+from hybrid_core.queueing import make_celery
+from hybrid_core.settings import Settings
+from job_store.database import make_engine, make_session_factory, migrate
+from job_store.hot_state import HotJobState
+from job_store.jobs import JobStore
+from operation_server.catalog import ModelCatalog
+from operation_server.waiter import JobDoneWaiter
+from triton_client import TritonClient
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    engine: Engine
+    store: JobStore
+    hot: HotJobState
+    redis: redis.Redis
+    aioredis: aioredis.Redis
+    triton: TritonClient
+    catalog: ModelCatalog
+    celery: Celery
+    waiter: JobDoneWaiter
+
+    def close(self) -> None:
+        self.triton.close()
+        self.redis.close()
+        self.engine.dispose()
+
+
+def build_state(settings: Settings) -> ApiState:
+    """Connect to the database (migrating it), Redis, Triton and the Celery broker."""
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    sync_redis = redis.Redis.from_url(settings.redis_url)
+    async_redis = aioredis.Redis.from_url(settings.redis_url)
+    triton = TritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s)
+    return ApiState(
+        settings=settings,
+        engine=engine,
+        store=JobStore(make_session_factory(engine)),
+        hot=HotJobState(sync_redis),
+        redis=sync_redis,
+        aioredis=async_redis,
+        triton=triton,
+        catalog=ModelCatalog(settings.model_repository, triton),
+        celery=make_celery(settings),
+        waiter=JobDoneWaiter(async_redis),
+    )
