@@ -1,0 +1,73 @@
+"""Session fixtures: real PostgreSQL, Redis and Triton, shared by the integration and e2e tests.
+
+Each fixture starts (or reuses) a real server and waits for it to be ready; nothing here
+mocks a service. Unit tests use none of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hybrid_core.settings import PROJECT_ROOT
+from local_stack.testing import running_triton
+from local_stack.triton_server import LocalTritonServer
+from tests.support.services import postgres_database, redis_server
+
+CANONICAL_REPOSITORY = PROJECT_ROOT / "model_repository"
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("session")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(session_dir: Path) -> Iterator[str]:
+    """A Redis of the session's own."""
+    with redis_server(session_dir / "redis") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def triton(session_dir: Path) -> Iterator[LocalTritonServer]:
+    """The real tritonserver serving the committed repository (Python-backend copy)."""
+    with running_triton(CANONICAL_REPOSITORY, session_dir / "triton") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def service_env(
+    session_dir: Path, postgres_url: str, redis_url: str, triton: LocalTritonServer
+) -> dict[str, str]:
+    """Environment of our own processes (API, workers) pointing at the session's services."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYBRID_")}
+    env.update(
+        {
+            "HYBRID_DATABASE_URL": postgres_url,
+            "HYBRID_REDIS_URL": redis_url,
+            "HYBRID_TRITON_GRPC_URL": triton.grpc_url,
+            "HYBRID_MODEL_REPOSITORY": str(CANONICAL_REPOSITORY),
+            "HYBRID_STATE_DIR": str(session_dir / "state"),
+            "HYBRID_TRITON_TIMEOUT_S": "5",
+            "HYBRID_TASK_MAX_RETRIES": "30",
+            "HYBRID_TASK_RETRY_BACKOFF_S": "0.2",
+            "HYBRID_TASK_RETRY_BACKOFF_MAX_S": "1",
+            "HYBRID_TASK_VISIBILITY_TIMEOUT_S": "6",
+            "HYBRID_MAX_SERIES_PER_JOB": "2000",
+            "HYBRID_MAX_SERIES_LENGTH": "5000",
+            "HYBRID_MAX_BODY_BYTES": str(8 * 1024 * 1024),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env

@@ -1,0 +1,1 @@
+"""Test support: real services (PostgreSQL, Redis) and managed processes (worker, API)."""

@@ -1,0 +1,100 @@
+"""PostgreSQL and Redis for tests: testcontainers where a Docker engine runs, local servers otherwise.
+
+Without Docker (our CI machines), PostgreSQL is the local server on 127.0.0.1:5432 (a fresh
+database per test session) and Redis is a private ``redis-server`` on a free port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import redis
+from sqlalchemy import create_engine, text
+
+from local_stack.triton_server import find_free_port
+from tests.support.waiting import wait_until
+
+LOCAL_POSTGRES_ADMIN_URL = os.environ.get(
+    "HYBRID_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers (``docker info`` succeeds)."""
+    if shutil.which("docker") is None:
+        return False
+    result = subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False)
+    return result.returncode == 0
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A SQLAlchemy URL of an empty PostgreSQL database, dropped afterwards."""
+    if docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver="psycopg") as container:
+            yield container.get_connection_url()
+        return
+    name = f"hybrid_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(LOCAL_POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield LOCAL_POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """The URL of a Redis of our own (private process or container), emptied at start."""
+    if docker_available():
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer("redis:7-alpine") as container:
+            host = container.get_container_host_ip()
+            port = container.get_exposed_port(6379)
+            yield f"redis://{host}:{port}/0"
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: run `apt-get install -y redis-server`")
+    port = find_free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--logfile",
+            str(workdir / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(url)
+        wait_until(client.ping, timeout_s=15, message="redis-server answering PING")
+        client.close()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
