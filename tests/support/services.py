@@ -21,7 +21,7 @@ from local_stack.triton_server import find_free_port
 from tests.support.waiting import wait_until
 
 LOCAL_POSTGRES_ADMIN_URL = os.environ.get(
-    "HYBRID_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    "HYBRID_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres"
 )
 
 
