@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 # sub-command -> module that defines register(subparsers) for it
 _COMMANDS: dict[str, str] = {
+    "events": "event_bus.cli",
     "export": "export_scripts.cli",
     "triton": "local_stack.cli",
     "up": "local_stack.cli",
