@@ -7,6 +7,7 @@ builds it, and ``worker_process_init`` discards anything inherited from a parent
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_shutdown
 
+from event_bus import OutboxRelay
 from hybrid_core.settings import Settings, get_settings
 from hybrid_core.version_params import VersionParams, load_version_params
 from job_store.database import make_engine, make_session_factory, migrate
@@ -33,13 +35,21 @@ class WorkerRuntime:
     hot: HotJobState
     triton: TritonClient
     infer_pool: ThreadPoolExecutor
+    relay: OutboxRelay | None = None
     worker_name: str = field(default_factory=socket.gethostname)
 
     def params(self, model: str, version: str) -> VersionParams:
         """The pinned version's parameters from the model repository."""
         return load_version_params(Path(self.settings.model_repository), model, version)
 
+    def job_finished(self) -> None:
+        """Publish the job's outbox event now rather than at the relay's next tick."""
+        if self.relay is not None:
+            self.relay.wake()
+
     def close(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
         self.infer_pool.shutdown(wait=False, cancel_futures=True)
         self.triton.close()
 
@@ -48,9 +58,18 @@ def build_runtime(settings: Settings) -> WorkerRuntime:
     """Connect to the database (migrating it), Redis and Triton."""
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
+    sessions = make_session_factory(engine)
+    relay = None
+    if settings.kafka_bootstrap_servers:
+        # kafka-python logs an ERROR per failed connection during a broker outage; the relay
+        # already records each failure on the outbox row.
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        relay = OutboxRelay.from_settings(settings, sessions)
+        relay.start()
     return WorkerRuntime(
         settings=settings,
-        store=JobStore(make_session_factory(engine)),
+        store=JobStore(sessions),
+        relay=relay,
         hot=HotJobState(redis.Redis.from_url(settings.redis_url)),
         triton=TritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
         infer_pool=ThreadPoolExecutor(settings.worker_infer_threads, thread_name_prefix="triton-infer"),
@@ -76,3 +95,11 @@ def _forget_inherited_runtime(**_: object) -> None:
     # A prefork child must not reuse its parent's gRPC channel or connections.
     global _runtime
     _runtime = None
+
+
+@worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _close_runtime(**_: object) -> None:
+    global _runtime
+    if _runtime is not None:
+        _runtime.close()
+        _runtime = None

@@ -76,6 +76,7 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
         topic=_event_topic(runtime),
     )
     if written:
+        runtime.job_finished()
         _publish_view(runtime, job_id, forecasts, params.residuals.interval_level)
 
 
@@ -99,6 +100,7 @@ def fail_job(runtime: WorkerRuntime, job_id: str, error: HybridError) -> None:
     if runtime.store.record_failure(
         job_id, code=error.code, message=error.message, event=event, topic=_event_topic(runtime)
     ):
+        runtime.job_finished()
         _publish_view(runtime, job_id, None, None)
 
 
