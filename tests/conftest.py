@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from event_bus import ensure_topic
 from hybrid_core.settings import PROJECT_ROOT
+from local_stack.tansu import TansuBroker
 from local_stack.testing import running_triton
 from local_stack.triton_server import LocalTritonServer
 from tests.support.services import postgres_database, redis_server
@@ -46,9 +48,20 @@ def triton(session_dir: Path) -> Iterator[LocalTritonServer]:
         yield server
 
 
+EVENTS_TOPIC = "forecast-events-test"
+
+
+@pytest.fixture(scope="session")
+def kafka(session_dir: Path) -> Iterator[str]:
+    """Bootstrap servers of a real Kafka-protocol broker (Tansu) with the events topic created."""
+    with TansuBroker(log_path=session_dir / "logs" / "tansu.log") as broker:
+        ensure_topic(broker.bootstrap_servers, EVENTS_TOPIC)
+        yield broker.bootstrap_servers
+
+
 @pytest.fixture(scope="session")
 def service_env(
-    session_dir: Path, postgres_url: str, redis_url: str, triton: LocalTritonServer
+    session_dir: Path, postgres_url: str, redis_url: str, triton: LocalTritonServer, kafka: str
 ) -> dict[str, str]:
     """Environment of our own processes (API, workers) pointing at the session's services."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYBRID_")}
@@ -57,6 +70,8 @@ def service_env(
             "HYBRID_DATABASE_URL": postgres_url,
             "HYBRID_REDIS_URL": redis_url,
             "HYBRID_TRITON_GRPC_URL": triton.grpc_url,
+            "HYBRID_KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "HYBRID_KAFKA_TOPIC": EVENTS_TOPIC,
             "HYBRID_MODEL_REPOSITORY": str(CANONICAL_REPOSITORY),
             "HYBRID_STATE_DIR": str(session_dir / "state"),
             "HYBRID_TRITON_TIMEOUT_S": "5",

@@ -7,9 +7,11 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from kafka import KafkaConsumer
 
+from hybrid_core.schemas import JobEvent
 from hybrid_core.version_params import load_version_params
-from tests.conftest import CANONICAL_REPOSITORY
+from tests.conftest import CANONICAL_REPOSITORY, EVENTS_TOPIC
 from tests.support.data import request_series
 from tests.support.reference import eager_forecast
 
@@ -107,3 +109,30 @@ def test_readyz_is_200_when_all_dependencies_ready(client: httpx.Client) -> None
     response = client.get("/readyz")
     assert response.status_code == 200, response.text
     assert response.json()["missing"] == []
+
+
+def test_job_event_is_consumed_back_when_job_succeeds(client: httpx.Client, kafka: str) -> None:
+    series = request_series(2, 200, seed=6)
+    view = run_job(client, {"model": "lstm_timeseries", "series": series, "version": "2"})
+    consumer = KafkaConsumer(
+        EVENTS_TOPIC,
+        bootstrap_servers=kafka,
+        group_id=f"test-{view['job_id']}",
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+        consumer_timeout_ms=30_000,
+    )
+    try:
+        event = next(
+            JobEvent.model_validate_json(record.value)
+            for record in consumer
+            if record.key == view["job_id"].encode()
+        )
+    finally:
+        consumer.close()
+    assert event.status == "succeeded"
+    assert (event.model, event.version, event.series_count) == ("lstm_timeseries", "2", 2)
+    assert event.forecasts is not None
+    assert [f.mean for f in event.forecasts] == [f["mean"] for f in view["forecasts"]]
+    assert event.timings_s["infer_s"] > 0
