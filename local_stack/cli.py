@@ -1,0 +1,123 @@
+"""``hybrid-inference triton`` and ``hybrid-inference up``: the local stack in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pydantic import ValidationError
+
+from hybrid_core.settings import get_settings
+from hybrid_core.version_params import INPUT_NAME, PARAMS_FILENAME, read_params
+from local_stack.derive import DEFAULT_NUM_THREADS
+from local_stack.errors import LocalStackError
+from local_stack.stack import LocalStack
+from local_stack.triton_server import TritonPorts
+
+_EXAMPLE_WINDOW = 8
+"""Points in the example request when the version's params.json does not give its window."""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``triton`` and ``up`` sub-commands."""
+    for name, help_text in (
+        ("triton", "Serve the canonical model repository with the local tritonserver (CPU)."),
+        ("up", "Run the local stack in the foreground (for now: Triton only)."),
+    ):
+        parser = subparsers.add_parser(name, help=help_text, description=help_text)
+        _add_arguments(parser)
+        parser.set_defaults(handler=run)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repository", type=Path, help="canonical repository (default: settings)")
+    parser.add_argument("--model", dest="models", action="append", help="load only this model (repeatable)")
+    parser.add_argument("--host", default="127.0.0.1", help="address Triton binds (default: %(default)s)")
+    parser.add_argument("--http-port", type=int, help="default: HYBRID_TRITON_HTTP_PORT or 8000")
+    parser.add_argument("--grpc-port", type=int, help="default: HYBRID_TRITON_GRPC_PORT or 8001")
+    parser.add_argument("--metrics-port", type=int, help="default: HYBRID_TRITON_METRICS_PORT or 8002")
+    parser.add_argument(
+        "--num-threads", type=int, default=DEFAULT_NUM_THREADS, help="CPU threads per model instance"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the stack, print how to reach it, and run until Ctrl-C or SIGTERM."""
+    settings = get_settings()
+    defaults = TritonPorts.from_settings(settings)
+    ports = TritonPorts(
+        http=args.http_port or defaults.http,
+        grpc=args.grpc_port or defaults.grpc,
+        metrics=args.metrics_port or defaults.metrics,
+    )
+    stack = LocalStack(
+        settings,
+        repository=args.repository,
+        models=args.models,
+        ports=ports,
+        host=args.host,
+        num_threads=args.num_threads,
+    )
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        started = time.monotonic()
+        with stack:
+            _print_ready(stack, time.monotonic() - started)
+            code = stack.wait()
+        print(
+            f"tritonserver exited on its own with code {code}; log: {stack.triton.log_path}", file=sys.stderr
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 0
+    except LocalStackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # The first signal starts a clean stop; a second one would cut that stop short and
+    # orphan tritonserver (it runs in its own session), so further signals are ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _print_ready(stack: LocalStack, elapsed_s: float) -> None:
+    triton = stack.triton
+    print(
+        f"Triton ready in {elapsed_s:.1f} s: http {triton.http_url}, grpc {triton.grpc_url}, "
+        f"metrics {triton.metrics_url}\nlog: {triton.log_path}"
+    )
+    formats = {model.name: model.artifact_format for model in stack.derived}
+    ready = triton.ready_models()
+    for name, versions in ready.items():
+        print(f"  {name}: versions {', '.join(versions)} ({formats.get(name, '?')})")
+    if ready:
+        name, versions = next(iter(ready.items()))
+        window = _example_window(stack.repository / name / versions[-1] / PARAMS_FILENAME)
+        body = {
+            "inputs": [{"name": INPUT_NAME, "shape": [1, window], "datatype": "FP32", "data": [1.0] * window}]
+        }
+        base = f"{triton.http_url}/v2/models/{name}"
+        print("Try:")
+        print(f"  curl -s -o /dev/null -w '%{{http_code}}\\n' {base}/ready")
+        print(f"  curl -s {base}/versions/{versions[-1]}/infer -d '{json.dumps(body)}'")
+    print("Ctrl-C stops it.", flush=True)
+
+
+def _example_window(params_file: Path) -> int:
+    try:
+        return read_params(params_file).window
+    except (OSError, ValidationError):
+        return _EXAMPLE_WINDOW
