@@ -25,8 +25,8 @@ from job_store.database import make_engine, make_session_factory, migrate
 from job_store.jobs import JobStore, NewJob
 from job_store.models import EventOutbox, Job
 from local_stack.tansu import TansuBroker, TansuStartError, find_tansu_binary
+from local_stack.waiting import wait_until
 from tests.support.services import postgres_database
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from hybrid_core.version_params import VersionParams, load_version_params
 def _torchscript(path: Path) -> Any:
     import torch
 
-    return torch.jit.load(str(path)).eval()
+    return torch.jit.load(str(path)).eval()  # type: ignore[no-untyped-call]
 
 
 @cache
@@ -28,7 +28,9 @@ def _onnx(path: Path) -> Any:
     return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def eager_outputs(repository: Path, params: VersionParams, inputs: npt.NDArray[np.float32]) -> np.ndarray:
+def eager_outputs(
+    repository: Path, params: VersionParams, inputs: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
     """Run the version's model file in-process on normalized ``inputs``."""
     path = repository / params.model / params.version / params.artifact.file
     if params.artifact.format == "onnx":
@@ -37,7 +39,8 @@ def eager_outputs(repository: Path, params: VersionParams, inputs: npt.NDArray[n
     import torch
 
     with torch.inference_mode():
-        return _torchscript(path)(torch.from_numpy(inputs)).numpy()
+        result: npt.NDArray[np.float32] = _torchscript(path)(torch.from_numpy(inputs)).numpy()
+        return result
 
 
 def eager_forecast(

@@ -14,11 +14,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import redis
 from sqlalchemy import create_engine, text
 
+from local_stack.redis_server import RedisServer
 from local_stack.triton_server import find_free_port
-from tests.support.waiting import wait_until
 
 LOCAL_POSTGRES_ADMIN_URL = os.environ.get(
     "HYBRID_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres"
@@ -65,36 +64,5 @@ def redis_server(workdir: Path) -> Iterator[str]:
             port = container.get_exposed_port(6379)
             yield f"redis://{host}:{port}/0"
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed: run `apt-get install -y redis-server`")
-    port = find_free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-            "--logfile",
-            str(workdir / "redis.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        client = redis.Redis.from_url(url)
-        wait_until(client.ping, timeout_s=15, message="redis-server answering PING")
-        client.close()
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with RedisServer(find_free_port(), workdir) as server:
+        yield server.url

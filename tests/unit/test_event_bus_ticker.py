@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from event_bus._ticker import Ticker
-from tests.support.waiting import wait_until
+from local_stack.waiting import wait_until
 
 LONG_INTERVAL_S = 60.0
 
