@@ -14,9 +14,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from hybrid_core.settings import get_settings
-from hybrid_core.version_params import INPUT_NAME, PARAMS_FILENAME, read_params
+from hybrid_core.version_params import INPUT_NAME, PARAMS_FILENAME, read_params, repository_versions
 from local_stack.derive import DEFAULT_NUM_THREADS
 from local_stack.errors import LocalStackError
+from local_stack.platform_stack import PlatformStack, submit_example, write_example_request
 from local_stack.stack import LocalStack
 from local_stack.triton_server import TritonPorts
 
@@ -26,13 +27,18 @@ _EXAMPLE_WINDOW = 8
 
 def register(subparsers: Any) -> None:
     """Add the ``triton`` and ``up`` sub-commands."""
-    for name, help_text in (
-        ("triton", "Serve the canonical model repository with the local tritonserver (CPU)."),
-        ("up", "Run the local stack in the foreground (for now: Triton only)."),
-    ):
-        parser = subparsers.add_parser(name, help=help_text, description=help_text)
-        _add_arguments(parser)
-        parser.set_defaults(handler=run)
+    help_text = "Serve the canonical model repository with the local tritonserver (CPU)."
+    parser = subparsers.add_parser("triton", help=help_text, description=help_text)
+    _add_arguments(parser)
+    parser.set_defaults(handler=run)
+    help_text = (
+        "Run the whole local platform in the foreground: Triton, Redis, Kafka (Tansu), "
+        "workers and the API; Ctrl-C or SIGTERM stops everything."
+    )
+    parser = subparsers.add_parser("up", help=help_text, description=help_text)
+    parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (default: 1)")
+    parser.add_argument("--worker-concurrency", type=int, help="threads per worker (default: settings)")
+    parser.set_defaults(handler=run_up)
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,3 +127,52 @@ def _example_window(params_file: Path) -> int:
         return read_params(params_file).window
     except (OSError, ValidationError):
         return _EXAMPLE_WINDOW
+
+
+def run_up(args: argparse.Namespace) -> int:
+    """Start the platform, serve one example forecast, print how to call it, run until stopped."""
+    settings = get_settings()
+    stack = PlatformStack(settings, workers=args.workers, worker_concurrency=args.worker_concurrency)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        started = time.monotonic()
+        with stack:
+            print(f"platform ready in {time.monotonic() - started:.1f} s; logs in {stack.logs_dir}")
+            _print_platform_example(stack)
+            name, code = stack.wait()
+        print(f"{name} exited on its own with code {code}; logs in {stack.logs_dir}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 0
+    except LocalStackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _print_platform_example(stack: PlatformStack) -> None:
+    model = "lstm_timeseries"
+    versions = repository_versions(stack.settings.model_repository, model)
+    window = read_params(stack.settings.model_repository / model / versions[-1] / PARAMS_FILENAME).window
+    body = write_example_request(stack.settings.state_dir / "example-request.json", model, window)
+    view = submit_example(stack.api_url, body)
+    forecasts = view.get("forecasts") or [{}]
+    mean = forecasts[0].get("mean", [])
+    print(
+        f"example job {view.get('job_id')}: {view.get('status')} on {model} v{view.get('version')} "
+        f"in {float(view['_elapsed_s']) * 1000:.0f} ms; next weeks: {[round(v, 2) for v in mean[:4]]} ..."
+    )
+    api = stack.api_url
+    print("Try it (API docs at " + api + "/docs):")
+    print(
+        f"  JOB=$(curl -s -X POST {api}/v1/jobs -H 'content-type: application/json' -d @{body} "
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"job_id\"])')"
+    )
+    print(f'  curl -s "{api}/v1/jobs/$JOB?wait_s=10"')
+    print(f"  curl -s {api}/v1/models")
+    print("Watch the job events:  .venv/bin/hybrid-inference events --follow")
+    print(f"  (with HYBRID_KAFKA_BOOTSTRAP_SERVERS={stack.env['HYBRID_KAFKA_BOOTSTRAP_SERVERS']})")
+    print("Ctrl-C stops everything.", flush=True)

@@ -1,0 +1,202 @@
+"""The whole local platform that ``hybrid-inference up`` runs in the foreground.
+
+Triton (local binary, Python-backend copy of the repository), Redis (the configured one if it
+answers, else a private ``redis-server``), the database (SQLite under the state dir unless
+``HYBRID_DATABASE_URL`` is set), a Kafka-protocol broker (Tansu, unless
+``HYBRID_KAFKA_BOOTSTRAP_SERVERS`` is set), Celery workers and the API. Components start in
+dependency order, each gated on its own readiness, and stop in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+from event_bus import ensure_topic
+from hybrid_core.settings import Settings
+from local_stack.errors import LocalStackError
+from local_stack.processes import ManagedProcess, cli_argv
+from local_stack.redis_server import RedisServer, redis_reachable
+from local_stack.stack import LocalStack
+from local_stack.tansu import TansuBroker
+from local_stack.waiting import wait_until
+
+DEFAULT_KAFKA_PORT = 9092
+READY_TIMEOUT_S = 120.0
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex((host, port)) != 0
+
+
+@dataclass
+class PlatformStack:
+    """Start, watch and stop every component of the local platform."""
+
+    settings: Settings
+    workers: int = 1
+    worker_concurrency: int | None = None
+    processes: list[ManagedProcess] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.logs_dir = self.settings.state_dir / "logs"
+        self.triton = LocalStack(self.settings)
+        self._redis: RedisServer | None = None
+        self._kafka: TansuBroker | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    def start(self) -> None:
+        """Bring everything up; raises LocalStackError naming what failed."""
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        redis_url = self._start_redis()
+        self.triton.start()
+        kafka = self._start_kafka()
+        self.env = self._child_env(redis_url, kafka)
+        for index in range(self.workers):
+            argv = ["worker", f"--hostname=worker{index + 1}@%h"]
+            if self.worker_concurrency:
+                argv.append(f"--concurrency={self.worker_concurrency}")
+            worker = ManagedProcess(
+                f"worker{index + 1}", cli_argv(*argv), self.env, self.logs_dir / f"worker{index + 1}.log"
+            )
+            self.processes.append(worker.start())
+        for worker in self.processes:
+            worker.wait_for_log(r"celery@\S+ ready", timeout_s=READY_TIMEOUT_S)
+        if not port_free(self.settings.api_port, self.settings.api_host):
+            raise LocalStackError(f"port {self.settings.api_port} is taken; set HYBRID_API_PORT")
+        api = ManagedProcess("api", cli_argv("api"), self.env, self.logs_dir / "api.log")
+        self.processes.append(api.start())
+        self._wait_api_ready(api)
+
+    def _start_redis(self) -> str:
+        url = self.settings.redis_url
+        if redis_reachable(url):
+            return url
+        parsed = urlparse(url)
+        if parsed.hostname not in {"127.0.0.1", "localhost"}:
+            raise LocalStackError(f"Redis at {url} does not answer")
+        self._redis = RedisServer(parsed.port or 6379, self.settings.state_dir / "redis")
+        self._redis.start()
+        return url
+
+    def _start_kafka(self) -> str:
+        if self.settings.kafka_bootstrap_servers:
+            return self.settings.kafka_bootstrap_servers
+        port = DEFAULT_KAFKA_PORT if port_free(DEFAULT_KAFKA_PORT) else None
+        self._kafka = TansuBroker(port=port, log_path=self.logs_dir / "tansu.log")
+        self._kafka.start()
+        ensure_topic(self._kafka.bootstrap_servers, self.settings.kafka_topic)
+        return self._kafka.bootstrap_servers
+
+    def _child_env(self, redis_url: str, kafka: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "HYBRID_REDIS_URL": redis_url,
+                "HYBRID_TRITON_GRPC_URL": self.triton.triton.grpc_url,
+                "HYBRID_KAFKA_BOOTSTRAP_SERVERS": kafka,
+                "HYBRID_KAFKA_TOPIC": self.settings.kafka_topic,
+                "HYBRID_STATE_DIR": str(self.settings.state_dir),
+                "HYBRID_MODEL_REPOSITORY": str(self.settings.model_repository),
+                "HYBRID_API_HOST": self.settings.api_host,
+                "HYBRID_API_PORT": str(self.settings.api_port),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def _wait_api_ready(self, api: ManagedProcess) -> None:
+        def ready() -> bool:
+            if api.process is not None and api.process.poll() is not None:
+                raise LocalStackError(f"the API exited:\n{api.log()[-2000:]}")
+            return httpx.get(f"{self.api_url}/readyz", timeout=2).status_code == 200
+
+        try:
+            wait_until(ready, timeout_s=READY_TIMEOUT_S, interval_s=0.2, message="API /readyz")
+        except TimeoutError as exc:
+            raise LocalStackError(f"{exc}; see {self.logs_dir}") from exc
+
+    def wait(self) -> tuple[str, int]:
+        """Block until a component exits on its own; return its name and exit code."""
+        while True:
+            for process in self.processes:
+                if process.process is not None and process.process.poll() is not None:
+                    return process.name, process.process.returncode
+            code = self.triton.triton.wait(timeout_s=0.5)
+            if code is not None:
+                return "tritonserver", code
+
+    def stop(self) -> None:
+        """Stop in reverse order of start; safe to call more than once."""
+        for process in reversed(self.processes):
+            process.stop()
+        self.triton.stop()
+        if self._kafka is not None:
+            self._kafka.stop()
+        if self._redis is not None:
+            self._redis.stop()
+
+    def __enter__(self) -> PlatformStack:
+        try:
+            self.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def example_series(window: int) -> list[float]:
+    """The last ``window + 52`` weekly CO2 readings (statsmodels), or a seasonal curve without it."""
+    length = window + 52
+    try:
+        from statsmodels.datasets import co2
+
+        values = co2.load_pandas().data["co2"].interpolate().to_numpy(dtype=float)
+        return [round(v, 3) for v in values[-length:].tolist()]
+    except ImportError:
+        import math
+
+        return [round(360 + 0.03 * t + 3 * math.sin(2 * math.pi * t / 52), 3) for t in range(length)]
+
+
+def write_example_request(path: Path, model: str, window: int) -> Path:
+    """Write a ready-to-send job body for ``model`` (used by the printed curl example)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"model": model, "series": [example_series(window)]}))
+    return path
+
+
+def submit_example(api_url: str, body_path: Path, timeout_s: float = 60) -> dict[str, Any]:
+    """Send the example job and long-poll its result."""
+    started = time.perf_counter()
+    with httpx.Client(base_url=api_url, timeout=timeout_s + 5) as client:
+        accepted = client.post(
+            "/v1/jobs", content=body_path.read_bytes(), headers={"content-type": "application/json"}
+        )
+        accepted.raise_for_status()
+        job_id = accepted.json()["job_id"]
+        view: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", params={"wait_s": timeout_s}).json()
+    view["_elapsed_s"] = time.perf_counter() - started
+    return view
