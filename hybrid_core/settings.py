@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         default=32, gt=0, description="Threads per worker process, i.e. jobs in flight to Triton."
     )
+    worker_metrics_port: int = Field(
+        default=9101, ge=0, description="Port of a worker's /metrics; 0 turns it off."
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address the worker metrics server binds.")
     worker_infer_threads: int = Field(
         default=8, gt=0, description="Threads per worker process sending the batches of bulk jobs."
     )

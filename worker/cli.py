@@ -39,9 +39,12 @@ def worker_argv(concurrency: int, loglevel: str, hostname: str | None) -> list[s
 
 
 def run(args: argparse.Namespace) -> int:
+    from worker.metrics import serve_metrics
     from worker.tasks import app
 
     settings = get_settings()
+    if settings.worker_metrics_port:
+        serve_metrics(settings.worker_metrics_port, settings.metrics_host)
     concurrency = args.concurrency or settings.worker_concurrency
     app.worker_main(worker_argv(concurrency, args.loglevel, args.hostname))
     return 0

@@ -24,6 +24,7 @@ from job_store.database import make_engine, make_session_factory, migrate
 from job_store.hot_state import HotJobState
 from job_store.jobs import JobStore
 from triton_client import TritonClient
+from worker.metrics import KAFKA_EVENTS_PENDING
 
 
 @dataclass
@@ -66,6 +67,7 @@ def build_runtime(settings: Settings) -> WorkerRuntime:
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
         relay = OutboxRelay.from_settings(settings, sessions)
         relay.start()
+        KAFKA_EVENTS_PENDING.set_function(relay.pending_count)
     return WorkerRuntime(
         settings=settings,
         store=JobStore(sessions),

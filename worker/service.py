@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict
 
 import numpy as np
@@ -15,6 +16,7 @@ from job_store.jobs import utcnow
 from job_store.models import Job
 from job_store.views import job_view
 from triton_client.codec import InferenceOutput
+from worker import metrics
 from worker.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,8 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
     params = runtime.params(job.model, job.version)
 
     def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
-        return runtime.triton.infer(job.model, batch, version=job.version)
+        with metrics.TRITON_IN_FLIGHT.track_inprogress():
+            return runtime.triton.infer(job.model, batch, version=job.version)
 
     outcome = forecast(
         series,
@@ -52,7 +55,6 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
     )
     forecasts = [asdict(f) for f in outcome.forecasts]
     timings = dict(outcome.timings_s)
-    finished = utcnow()
     if job.started_at is not None:
         timings["queue_wait_s"] = max(0.0, (job.started_at - job.created_at).total_seconds())
     event = JobEvent(
@@ -64,8 +66,9 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
         series_count=job.series_count,
         timings_s=timings,
         forecasts=[ForecastOut.model_validate(f) for f in forecasts],
-        finished_at=finished,
+        finished_at=utcnow(),
     )
+    persist_started = time.perf_counter()
     written = runtime.store.record_success(
         job_id,
         version=outcome.version,
@@ -75,9 +78,24 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
         event=event,
         topic=_event_topic(runtime),
     )
-    if written:
-        runtime.job_finished()
-        _publish_view(runtime, job_id, forecasts, params.residuals.interval_level)
+    timings["persist_s"] = time.perf_counter() - persist_started
+    if not written:
+        return
+    publish_started = time.perf_counter()
+    runtime.job_finished()
+    _publish_view(runtime, job_id, forecasts, params.residuals.interval_level)
+    timings["publish_s"] = time.perf_counter() - publish_started
+    _observe_success(job, timings)
+
+
+def _observe_success(job: Job, timings: dict[str, float]) -> None:
+    for stage in metrics.STAGES:
+        if f"{stage}_s" in timings:
+            metrics.STAGE_DURATION.labels(stage, job.model, job.version).observe(timings[f"{stage}_s"])
+    metrics.JOBS_FINISHED.labels(job.model, job.version, job.arm, "succeeded").inc()
+    metrics.JOB_DURATION.labels(job.model, job.version, job.arm).observe(
+        max(0.0, (utcnow() - job.created_at).total_seconds())
+    )
 
 
 def fail_job(runtime: WorkerRuntime, job_id: str, error: HybridError) -> None:
@@ -102,6 +120,8 @@ def fail_job(runtime: WorkerRuntime, job_id: str, error: HybridError) -> None:
     ):
         runtime.job_finished()
         _publish_view(runtime, job_id, None, None)
+        metrics.JOBS_FINISHED.labels(job.model, job.version, job.arm, "failed").inc()
+        metrics.JOB_FAILURES.labels(error.code).inc()
 
 
 def _publish_view(

@@ -12,6 +12,7 @@ from celery import Task
 from hybrid_core.errors import HybridError, RetryableError, ServiceUnavailable
 from hybrid_core.queueing import RUN_JOB_TASK, make_celery
 from hybrid_core.settings import get_settings
+from worker.metrics import JOB_RETRIES
 from worker.retry_policy import backoff_delay_s
 from worker.runtime import get_runtime
 from worker.service import fail_job, process_job
@@ -50,6 +51,7 @@ def run_job(self: Task[Any, Any], job_id: str) -> None:
             retries, base_s=settings.task_retry_backoff_s, max_s=settings.task_retry_backoff_max_s
         )
         logger.info("job %s: %s; retry %d in %.2fs", job_id, exc.message, retries + 1, delay)
+        JOB_RETRIES.labels(exc.code).inc()
         raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
     except HybridError as exc:
         fail_job(runtime, job_id, exc)
