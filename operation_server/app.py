@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from hybrid_core.queueing import JOBS_QUEUE
 from hybrid_core.settings import Settings, get_settings
 from operation_server.body_limit import BodySizeLimit
 from operation_server.errors import install_error_handlers
+from operation_server.metrics import QUEUE_DEPTH, HttpMetrics, metrics_endpoint
 from operation_server.routes import health, jobs, models
 from operation_server.state import build_state
 
@@ -22,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.api = state
+        QUEUE_DEPTH.set_function(lambda: float(state.redis.llen(JOBS_QUEUE)))
         state.catalog.start()
         state.waiter.start()
         try:
@@ -40,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetrics)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(models.router)

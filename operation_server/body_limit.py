@@ -6,6 +6,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hybrid_core.errors import PayloadTooLarge
 from operation_server.errors import error_response
+from operation_server.metrics import REQUESTS_REJECTED
 
 
 class BodySizeLimit:
@@ -22,6 +23,7 @@ class BodySizeLimit:
         too_large = PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes", field="body")
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
+                REQUESTS_REJECTED.labels(too_large.code).inc()
                 await error_response(too_large)(scope, receive, send)
                 return
         received = 0

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from hybrid_core.errors import HybridError
+from operation_server.metrics import REQUESTS_REJECTED
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ def error_response(error: HybridError) -> JSONResponse:
 
 async def _hybrid_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HybridError)
+    if 400 <= exc.status_code < 500:
+        REQUESTS_REJECTED.labels(exc.code).inc()
     if exc.status_code >= 500:
         logger.warning("%s: %s", exc.code, exc.message)
     return error_response(exc)
@@ -45,6 +48,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         for err in exc.errors()
     ]
     first = problems[0] if problems else {"field": "body", "message": "invalid request"}
+    REQUESTS_REJECTED.labels("invalid_input").inc()
     body = {
         "error": {
             "code": "invalid_input",

@@ -17,6 +17,7 @@ from job_store.hot_state import job_key
 from job_store.jobs import NewJob
 from job_store.views import job_view
 from operation_server.deps import StateDep
+from operation_server.metrics import JOBS_SUBMITTED
 from operation_server.state import ApiState
 from operation_server.validation import validate_request
 from operation_server.versions import resolve_version
@@ -52,6 +53,7 @@ def submit_job(body: ForecastRequest, state: StateDep) -> JobAccepted:
         reason = f"could not enqueue the job: {exc}"
         state.store.record_failure(job_id, code="enqueue_failed", message=reason, event=None, topic=None)
         raise ServiceUnavailable(reason) from exc
+    JOBS_SUBMITTED.labels(body.model, resolution.version, resolution.arm).inc()
     return JobAccepted(
         job_id=job_id,
         status="queued",
