@@ -14,16 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import redis
 from celery.signals import worker_process_init, worker_shutdown
 
 from event_bus import OutboxRelay
+from hybrid_core.metrics import TRITON_IN_FLIGHT
 from hybrid_core.settings import Settings, get_settings
 from hybrid_core.version_params import VersionParams, load_version_params
 from job_store.database import make_engine, make_session_factory, migrate
 from job_store.hot_state import HotJobState
 from job_store.jobs import JobStore
-from triton_client import TritonClient
+from triton_client import InferenceOutput, TritonClient
 from worker.metrics import KAFKA_EVENTS_PENDING
 
 
@@ -42,6 +45,11 @@ class WorkerRuntime:
     def params(self, model: str, version: str) -> VersionParams:
         """The pinned version's parameters from the model repository."""
         return load_version_params(Path(self.settings.model_repository), model, version)
+
+    def infer(self, model: str, version: str, batch: npt.NDArray[np.float32]) -> InferenceOutput:
+        """Run one batch of a pinned version; the one seam between job logic and Triton."""
+        with TRITON_IN_FLIGHT.track_inprogress():
+            return self.triton.infer(model, batch, version=version)
 
     def job_finished(self) -> None:
         """Publish the job's outbox event now rather than at the relay's next tick."""

@@ -9,6 +9,7 @@ from dataclasses import asdict
 import numpy as np
 import numpy.typing as npt
 
+from hybrid_core import metrics
 from hybrid_core.errors import HybridError
 from hybrid_core.forecasting import forecast
 from hybrid_core.schemas import ErrorOut, ForecastOut, JobEvent
@@ -16,7 +17,6 @@ from job_store.jobs import utcnow
 from job_store.models import Job
 from job_store.views import job_view
 from triton_client.codec import InferenceOutput
-from worker import metrics
 from worker.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
@@ -42,8 +42,7 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
     params = runtime.params(job.model, job.version)
 
     def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
-        with metrics.TRITON_IN_FLIGHT.track_inprogress():
-            return runtime.triton.infer(job.model, batch, version=job.version)
+        return runtime.infer(job.model, job.version, batch)
 
     outcome = forecast(
         series,
@@ -89,9 +88,7 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
 
 
 def _observe_success(job: Job, timings: dict[str, float]) -> None:
-    for stage in metrics.STAGES:
-        if f"{stage}_s" in timings:
-            metrics.STAGE_DURATION.labels(stage, job.model, job.version).observe(timings[f"{stage}_s"])
+    metrics.observe_stages(job.model, job.version, timings)
     metrics.JOBS_FINISHED.labels(job.model, job.version, job.arm, "succeeded").inc()
     metrics.JOB_DURATION.labels(job.model, job.version, job.arm).observe(
         max(0.0, (utcnow() - job.created_at).total_seconds())
