@@ -4,6 +4,7 @@ Nothing here knows about jobs, series or versions policy; it only talks to Trito
 and translates its failures into ``triton_client.errors`` types.
 """
 
+from triton_client.aio import AsyncTritonClient
 from triton_client.client import RepositoryEntry, TritonClient
 from triton_client.codec import InferenceOutput
 from triton_client.errors import (
@@ -16,6 +17,7 @@ from triton_client.errors import (
 )
 
 __all__ = [
+    "AsyncTritonClient",
     "InferenceOutput",
     "RepositoryEntry",
     "TritonClient",
