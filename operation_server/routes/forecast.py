@@ -1,0 +1,85 @@
+"""``POST /v1/models/{model}/forecast``: a forecast answered directly, without a Celery hop.
+
+Same body, validation, version resolution, processing and metrics as a job; Triton is
+called from the API process through the aio client. ``?record=true`` also stores it as a
+finished job that ``GET /v1/jobs/{job_id}`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from hybrid_core.errors import InvalidInput
+from hybrid_core.schemas import Arm, ForecastOut, ForecastRequest
+from operation_server.deps import StateDep
+from operation_server.sync_forecast import record_forecast, run_forecast
+from operation_server.validation import validate_request
+from operation_server.versions import resolve_version
+
+router = APIRouter(prefix="/v1/models", tags=["forecast"])
+
+# Validation walks every point; above this many series it runs off the event loop.
+INLINE_VALIDATION_MAX_SERIES = 64
+
+
+class SyncForecastOut(BaseModel):
+    """Answer of ``POST /v1/models/{model}/forecast``."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    version: str
+    arm: Arm
+    horizon: int
+    interval_level: float
+    forecasts: list[ForecastOut]
+    timings_s: dict[str, float]
+    job_id: str | None = None
+
+
+@router.post("/{model}/forecast", response_model=SyncForecastOut)
+async def forecast_now(
+    model: str,
+    body: ForecastRequest,
+    state: StateDep,
+    record: Annotated[bool, Query(description="Also store it as a finished job.")] = False,
+) -> SyncForecastOut:
+    """Forecast ``body.series`` now; Triton failures answer 503/504 with Retry-After."""
+    received_at = time.perf_counter()
+    if body.model != model:
+        message = f"model {body.model!r} in the body differs from {model!r} in the path"
+        raise InvalidInput(message, field="model")
+    resolution = resolve_version(state.catalog, model, body.version)
+    if len(body.series) <= INLINE_VALIDATION_MAX_SERIES:
+        horizon = validate_request(body, resolution.params, state.settings)
+    else:
+        horizon = await asyncio.to_thread(validate_request, body, resolution.params, state.settings)
+    outcome = await run_forecast(
+        state.triton_aio,
+        body,
+        resolution,
+        horizon=horizon,
+        batch_size=state.settings.infer_batch_size,
+        received_at=received_at,
+    )
+    job_id = None
+    if record:
+        job_id = await asyncio.to_thread(
+            record_forecast, state.store, state.settings, body, resolution, horizon, outcome
+        )
+    return SyncForecastOut(
+        model=model,
+        version=resolution.version,
+        arm=resolution.arm,
+        horizon=horizon,
+        interval_level=resolution.params.residuals.interval_level,
+        forecasts=[ForecastOut(**asdict(f)) for f in outcome.forecasts],
+        timings_s=outcome.timings_s,
+        job_id=job_id,
+    )

@@ -1,0 +1,116 @@
+"""The API's synchronous forecasting path: the worker's forecasting code, answered in-process.
+
+``run_forecast`` is the one service function behind ``POST /v1/models/{model}/forecast``:
+the shared ``forecast_async`` (same pre/post-processing as the worker) over the aio Triton
+client, with the same metrics as a job. ``record_forecast`` optionally stores the request
+and its result as a finished job (``?record=true``), with the job's Kafka event in the
+outbox when events are on: any worker's outbox relay publishes it.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from dataclasses import asdict
+
+import numpy as np
+import numpy.typing as npt
+
+from hybrid_core import metrics
+from hybrid_core.errors import HybridError
+from hybrid_core.forecasting import ForecastOutcome, forecast_async
+from hybrid_core.schemas import ForecastOut, ForecastRequest, JobEvent
+from hybrid_core.settings import Settings
+from job_store.jobs import JobStore, NewJob, utcnow
+from operation_server.versions import Resolution
+from triton_client import AsyncTritonClient, InferenceOutput
+
+RECORDING_WORKER = f"api@{socket.gethostname()}"
+"""The ``worker`` column of results the API recorded itself."""
+
+
+async def run_forecast(
+    triton: AsyncTritonClient,
+    request: ForecastRequest,
+    resolution: Resolution,
+    *,
+    horizon: int,
+    batch_size: int,
+    received_at: float,
+) -> ForecastOutcome:
+    """Forecast ``request`` on the resolved version through Triton, recording the job metrics.
+
+    ``received_at`` (``time.perf_counter()``) starts the end-to-end duration. Raises the
+    HybridError of a failed forecast after counting it.
+    """
+    model, version, arm = request.model, resolution.version, resolution.arm
+
+    async def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
+        metrics.TRITON_IN_FLIGHT.inc()
+        try:
+            return await triton.infer(model, batch, version=version)
+        finally:
+            metrics.TRITON_IN_FLIGHT.dec()
+
+    try:
+        outcome = await forecast_async(
+            request.series, resolution.params, infer, horizon=horizon, batch_size=batch_size
+        )
+    except HybridError as exc:
+        metrics.JOBS_FINISHED.labels(model, version, arm, "failed").inc()
+        metrics.JOB_FAILURES.labels(exc.code).inc()
+        raise
+    metrics.observe_stages(model, version, outcome.timings_s)
+    metrics.JOBS_FINISHED.labels(model, version, arm, "succeeded").inc()
+    metrics.JOB_DURATION.labels(model, version, arm).observe(time.perf_counter() - received_at)
+    return outcome
+
+
+def record_forecast(
+    store: JobStore,
+    settings: Settings,
+    request: ForecastRequest,
+    resolution: Resolution,
+    horizon: int,
+    outcome: ForecastOutcome,
+) -> str:
+    """Store ``request`` and ``outcome`` as a succeeded job (blocking); return its id."""
+    started = time.perf_counter()
+    job_id = uuid.uuid4().hex
+    job = store.create(
+        NewJob(
+            job_id=job_id,
+            model=request.model,
+            version=resolution.version,
+            arm=resolution.arm,
+            routing_key=request.routing_key,
+            horizon=horizon,
+            series=request.series,
+        )
+    )
+    forecasts = [asdict(f) for f in outcome.forecasts]
+    timings = dict(outcome.timings_s)
+    topic = settings.kafka_topic if settings.kafka_bootstrap_servers else None
+    event = JobEvent(
+        job_id=job_id,
+        status="succeeded",
+        model=job.model,
+        version=resolution.version,
+        arm=resolution.arm,
+        series_count=job.series_count,
+        timings_s=timings,
+        forecasts=[ForecastOut.model_validate(f) for f in forecasts],
+        finished_at=utcnow(),
+    )
+    store.record_success(
+        job_id,
+        version=outcome.version,
+        forecasts=forecasts,
+        timings=timings,
+        worker=RECORDING_WORKER,
+        event=event,
+        topic=topic,
+    )
+    metrics.observe_stages(request.model, resolution.version, {"persist_s": time.perf_counter() - started})
+    return job_id
