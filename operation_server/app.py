@@ -12,7 +12,7 @@ from hybrid_core.settings import Settings, get_settings
 from operation_server.body_limit import BodySizeLimit
 from operation_server.errors import install_error_handlers
 from operation_server.metrics import QUEUE_DEPTH, HttpMetrics, metrics_endpoint
-from operation_server.routes import health, jobs, models
+from operation_server.routes import forecast, health, jobs, models
 from operation_server.state import build_state
 
 
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.waiter.stop()
             await state.catalog.stop()
             await state.aioredis.aclose()
+            await state.triton_aio.close()
             state.close()
 
     app = FastAPI(
@@ -48,4 +49,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(models.router)
+    app.include_router(forecast.router)
     return app

@@ -16,7 +16,7 @@ from job_store.hot_state import HotJobState
 from job_store.jobs import JobStore
 from operation_server.catalog import ModelCatalog
 from operation_server.waiter import JobDoneWaiter
-from triton_client import TritonClient
+from triton_client import AsyncTritonClient, TritonClient
 
 
 @dataclass
@@ -31,6 +31,8 @@ class ApiState:
     catalog: ModelCatalog
     celery: Celery
     waiter: JobDoneWaiter
+    triton_aio: AsyncTritonClient
+    """The sync forecast path's client; bound to the event loop that built it (close it there)."""
 
     def close(self) -> None:
         self.triton.close()
@@ -39,7 +41,10 @@ class ApiState:
 
 
 def build_state(settings: Settings) -> ApiState:
-    """Connect to the database (migrating it), Redis, Triton and the Celery broker."""
+    """Connect to the database (migrating it), Redis, Triton and the Celery broker.
+
+    Call it in the running event loop that serves requests: the aio Triton channel binds to it.
+    """
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     sync_redis = redis.Redis.from_url(settings.redis_url)
@@ -56,4 +61,5 @@ def build_state(settings: Settings) -> ApiState:
         catalog=ModelCatalog(settings.model_repository, triton),
         celery=make_celery(settings),
         waiter=JobDoneWaiter(async_redis),
+        triton_aio=AsyncTritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
     )
