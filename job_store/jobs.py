@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_core.schemas import JobEvent
-from job_store.models import EventOutbox, Job, JobInput, JobResult
+from job_store.models import EventOutbox, Job, JobInput, JobResult, ShadowResult
 
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -33,6 +33,7 @@ class NewJob:
     routing_key: str | None
     horizon: int
     series: Sequence[Sequence[float | None]]
+    shadow_version: str | None = None
 
 
 def utcnow() -> datetime:
@@ -63,6 +64,7 @@ class JobStore:
                 version=job.version,
                 arm=job.arm,
                 routing_key=job.routing_key,
+                shadow_version=job.shadow_version,
                 horizon=job.horizon,
                 series_count=len(job.series),
                 status="queued",
@@ -170,6 +172,49 @@ class JobStore:
                 "created_at": utcnow(),
             },
         )
+
+    def record_shadow(
+        self,
+        job_id: str,
+        *,
+        model: str,
+        version: str,
+        forecasts: list[dict[str, Any]] | None,
+        mean_abs_diff: float | None,
+        latency_s: float,
+        error_code: str | None,
+    ) -> None:
+        """Store a canary's shadow answer to a job (idempotent per job)."""
+        with self._sessions.begin() as session:
+            _insert_ignoring_duplicates(
+                session,
+                ShadowResult.__table__,
+                {
+                    "job_id": job_id,
+                    "model": model,
+                    "version": version,
+                    "forecasts": forecasts,
+                    "mean_abs_diff": mean_abs_diff,
+                    "latency_s": latency_s,
+                    "error_code": error_code,
+                    "created_at": utcnow(),
+                },
+            )
+
+    def active_versions(self, model: str) -> set[str]:
+        """Versions that queued or running jobs of ``model`` (or their shadows) were assigned."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Job.version, Job.shadow_version)
+                .where(Job.model == model, Job.status.in_(ACTIVE_STATUSES))
+                .distinct()
+            )
+            versions: set[str] = set()
+            for version, shadow in rows:
+                versions.add(version)
+                if shadow:
+                    versions.add(shadow)
+            return versions
 
     def stale_active_jobs(self, older_than: datetime) -> list[Job]:
         """Jobs still queued or running that were created before ``older_than``."""

@@ -23,6 +23,7 @@ class Job(Base):
     version: Mapped[str] = mapped_column(String(32))
     arm: Mapped[str] = mapped_column(String(16), default="pinned")
     routing_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    shadow_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     horizon: Mapped[int] = mapped_column(Integer)
     series_count: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -69,3 +70,51 @@ class EventOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+
+
+class ShadowResult(Base):
+    """A canary's answer to a stable job's inputs: stored for comparison, never returned."""
+
+    __tablename__ = "shadow_results"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    forecasts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    mean_abs_diff: Mapped[float | None] = mapped_column(nullable=True)
+    latency_s: Mapped[float] = mapped_column()
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RolloutPolicy(Base):
+    """The rollout policy of one model: which versions serve, at what weight, under which guards."""
+
+    __tablename__ = "rollout_policies"
+
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    stable: Mapped[str] = mapped_column(String(32))
+    canary: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    canary_weight: Mapped[float] = mapped_column(default=0.0)
+    pinnable: Mapped[list[str]] = mapped_column(JSON, default=list)
+    shadow_share: Mapped[float] = mapped_column(default=0.0)
+    guards: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    canary_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class RolloutAudit(Base):
+    """Every change of a rollout policy: who, when, from what, to what, and why."""
+
+    __tablename__ = "rollout_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

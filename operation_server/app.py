@@ -12,7 +12,7 @@ from hybrid_core.settings import Settings, get_settings
 from operation_server.body_limit import BodySizeLimit
 from operation_server.errors import install_error_handlers
 from operation_server.metrics import QUEUE_DEPTH, HttpMetrics, metrics_endpoint
-from operation_server.routes import forecast, health, jobs, models
+from operation_server.routes import forecast, health, jobs, models, rollout
 from operation_server.state import build_state
 
 
@@ -27,9 +27,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         QUEUE_DEPTH.set_function(lambda: float(state.redis.llen(JOBS_QUEUE)))
         state.catalog.start()
         state.waiter.start()
+        state.rollout.start()
         try:
             yield
         finally:
+            await state.rollout.stop()
             await state.waiter.stop()
             await state.catalog.stop()
             await state.aioredis.aclose()
@@ -49,5 +51,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(models.router)
+    app.include_router(rollout.router)
     app.include_router(forecast.router)
     return app

@@ -14,7 +14,9 @@ from hybrid_core.settings import Settings
 from job_store.database import make_engine, make_session_factory, migrate
 from job_store.hot_state import HotJobState
 from job_store.jobs import JobStore
+from job_store.rollouts import RolloutStore
 from operation_server.catalog import ModelCatalog
+from operation_server.rollout.service import RolloutService
 from operation_server.waiter import JobDoneWaiter
 from triton_client import AsyncTritonClient, TritonClient
 
@@ -31,6 +33,7 @@ class ApiState:
     catalog: ModelCatalog
     celery: Celery
     waiter: JobDoneWaiter
+    rollout: RolloutService
     triton_aio: AsyncTritonClient
     """The sync forecast path's client; bound to the event loop that built it (close it there)."""
 
@@ -50,16 +53,20 @@ def build_state(settings: Settings) -> ApiState:
     sync_redis = redis.Redis.from_url(settings.redis_url)
     async_redis = aioredis.Redis.from_url(settings.redis_url)
     triton = TritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s)
+    sessions = make_session_factory(engine)
+    jobs = JobStore(sessions)
+    catalog = ModelCatalog(settings.model_repository, triton)
     return ApiState(
         settings=settings,
         engine=engine,
-        store=JobStore(make_session_factory(engine)),
+        store=jobs,
         hot=HotJobState(sync_redis),
         redis=sync_redis,
         aioredis=async_redis,
         triton=triton,
-        catalog=ModelCatalog(settings.model_repository, triton),
+        catalog=catalog,
         celery=make_celery(settings),
         waiter=JobDoneWaiter(async_redis),
+        rollout=RolloutService(RolloutStore(sessions), jobs, catalog),
         triton_aio=AsyncTritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
     )

@@ -1,13 +1,20 @@
-"""Version resolution, in one place: an explicit version wins, else the newest READY version."""
+"""Version resolution, in one place: an explicit version wins, else the model's rollout policy,
+else the newest version READY in Triton."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hybrid_core.errors import ServiceUnavailable, VersionNotLoaded
-from hybrid_core.schemas import Arm
+from hybrid_core.schemas import Arm, ForecastRequest
 from hybrid_core.version_params import VersionParams
 from operation_server.catalog import ModelCatalog
+from operation_server.rollout.policy import RolloutSpec, assign_arm, shadow_of, spec_of
+
+if TYPE_CHECKING:
+    from operation_server.state import ApiState
 
 
 @dataclass(frozen=True)
@@ -15,15 +22,26 @@ class Resolution:
     version: str
     arm: Arm
     params: VersionParams
+    shadow_version: str | None = None
 
 
-def resolve_version(catalog: ModelCatalog, model: str, version: str | None) -> Resolution:
-    """Resolve the version a request runs on.
+def resolve_version(
+    catalog: ModelCatalog,
+    model: str,
+    version: str | None,
+    *,
+    routing_key: str | None = None,
+    policy: RolloutSpec | None = None,
+    rng: random.Random | None = None,
+) -> Resolution:
+    """Resolve the version a request runs on, and its arm.
 
-    - ``version`` given: it must be in the repository (404) and, when Triton's state is
-      known, loaded there (409 with how to load it).
-    - otherwise: the newest version READY in Triton; while Triton has not been reached
-      yet, the newest repository version (the job waits in the queue for Triton).
+    - ``version`` given (arm ``pinned``): it must be in the repository (404) and, when
+      Triton's state is known, loaded there (409 saying how to make it available).
+    - a rollout ``policy``: ``canary`` for its weight (sticky per ``routing_key``), else
+      ``stable``; some stable jobs also get a shadow run on the canary.
+    - otherwise (arm ``latest``): the newest version READY in Triton; while Triton cannot
+      be reached, the last seen or newest repository version (the job waits for Triton).
     """
     repository = catalog.versions(model)
     ready = catalog.ready_versions(model) or set()
@@ -38,6 +56,15 @@ def resolve_version(catalog: ModelCatalog, model: str, version: str | None) -> R
                 field="version",
             )
         return Resolution(version=version, arm="pinned", params=params)
+    if policy is not None:
+        arm = assign_arm(model, policy, routing_key, rng)
+        chosen = policy.canary if arm == "canary" and policy.canary else policy.stable
+        return Resolution(
+            version=chosen,
+            arm=arm,
+            params=catalog.params(model, chosen),
+            shadow_version=shadow_of(policy, arm, rng),
+        )
     if reachable:
         candidates = [v for v in repository if v in ready]
         if not candidates:
@@ -48,3 +75,16 @@ def resolve_version(catalog: ModelCatalog, model: str, version: str | None) -> R
         candidates = [v for v in repository if v in ready] or repository
     newest = max(candidates, key=int)
     return Resolution(version=newest, arm="latest", params=catalog.params(model, newest))
+
+
+def resolve_request(state: ApiState, request: ForecastRequest) -> Resolution:
+    """Resolve a request's version under its model's current rollout policy."""
+    state.catalog.versions(request.model)
+    policy = state.rollout.policy(request.model)
+    return resolve_version(
+        state.catalog,
+        request.model,
+        request.version,
+        routing_key=request.routing_key,
+        policy=spec_of(policy) if policy is not None else None,
+    )

@@ -20,7 +20,7 @@ from operation_server.deps import StateDep
 from operation_server.metrics import JOBS_SUBMITTED
 from operation_server.state import ApiState
 from operation_server.validation import validate_request
-from operation_server.versions import resolve_version
+from operation_server.versions import resolve_request
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -33,7 +33,7 @@ WAIT_RECHECK_S = 1.0
 @router.post("", status_code=202, response_model=JobAccepted)
 def submit_job(body: ForecastRequest, state: StateDep) -> JobAccepted:
     """Validate, record and enqueue a forecasting job; poll ``links.self`` for its result."""
-    resolution = resolve_version(state.catalog, body.model, body.version)
+    resolution = resolve_request(state, body)
     horizon = validate_request(body, resolution.params, state.settings)
     job_id = uuid.uuid4().hex
     state.store.create(
@@ -45,6 +45,7 @@ def submit_job(body: ForecastRequest, state: StateDep) -> JobAccepted:
             routing_key=body.routing_key,
             horizon=horizon,
             series=body.series,
+            shadow_version=resolution.shadow_version,
         )
     )
     try:

@@ -1,0 +1,1 @@
+"""Canary rollout through repository versions: policy, assignment, Triton sync, report and guards."""

@@ -1,0 +1,238 @@
+"""Rollout operations (set, promote, rollback), the policy cache, and the background loop
+that keeps Triton in line with the policies and rolls back canaries that trip a guard."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+
+from hybrid_core.errors import Conflict, HybridError, InvalidInput
+from job_store.jobs import JobStore
+from job_store.models import RolloutPolicy
+from job_store.rollouts import RevisionConflict, RolloutStore
+from operation_server.catalog import ModelCatalog
+from operation_server.rollout.policy import RolloutSpec, RolloutView, spec_of
+from operation_server.rollout.report import (
+    RolloutReport,
+    arm_stats,
+    evaluate_guards,
+    shadow_stats,
+)
+from operation_server.rollout.triton_sync import ensure_versions
+
+logger = logging.getLogger(__name__)
+
+POLICY_CACHE_TTL_S = 0.5
+"""A policy written by another API process takes effect here within this long."""
+LOOP_INTERVAL_S = 1.0
+
+
+class RolloutService:
+    """The one place that changes rollout policies and makes Triton follow them."""
+
+    def __init__(self, store: RolloutStore, jobs: JobStore, catalog: ModelCatalog) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.catalog = catalog
+        self._cache: dict[str, tuple[float, RolloutPolicy | None]] = {}
+        self._lock = threading.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- reading -------------------------------------------------------------------------
+
+    def policy(self, model: str) -> RolloutPolicy | None:
+        """The model's policy, at most POLICY_CACHE_TTL_S old."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(model)
+        if cached is not None and now - cached[0] < POLICY_CACHE_TTL_S:
+            return cached[1]
+        policy = self.store.get(model)
+        with self._lock:
+            self._cache[model] = (now, policy)
+        return policy
+
+    def _forget(self, model: str) -> None:
+        with self._lock:
+            self._cache.pop(model, None)
+
+    def view(self, model: str) -> RolloutView:
+        """The policy as the API shows it (revision 0: none written, newest ready version serves)."""
+        versions = self.catalog.versions(model)
+        ready = sorted(self.catalog.ready_versions(model) or set(), key=int)
+        policy = self.store.get(model)
+        if policy is None:
+            stable = ready[-1] if ready else versions[-1]
+            return RolloutView(model=model, revision=0, stable=stable, ready_versions=ready)
+        return RolloutView(
+            model=model,
+            revision=policy.revision,
+            canary_since=policy.canary_since,
+            updated_at=policy.updated_at,
+            updated_by=policy.updated_by,
+            ready_versions=ready,
+            **spec_of(policy).model_dump(),
+        )
+
+    # -- changing ------------------------------------------------------------------------
+
+    def _validate(self, model: str, spec: RolloutSpec) -> None:
+        self.catalog.params(model, spec.stable)
+        if spec.canary is not None:
+            self.catalog.params(model, spec.canary)
+            if spec.canary == spec.stable:
+                raise InvalidInput("canary must differ from stable", field="canary")
+        for version in spec.pinnable:
+            self.catalog.params(model, version)
+        if spec.canary is None and spec.canary_weight > 0:
+            raise InvalidInput("canary_weight needs a canary version", field="canary_weight")
+
+    def _apply(
+        self,
+        model: str,
+        spec: RolloutSpec,
+        *,
+        action: str,
+        actor: str,
+        reason: str | None = None,
+        expected_revision: int | None = None,
+    ) -> RolloutView:
+        self._validate(model, spec)
+        current = self.store.get(model)
+        # Load what the new policy needs before it takes effect (keep what is loaded now),
+        # so a version that fails to load is refused while the old policy still serves.
+        keep = (
+            spec_of(current).loaded_versions() if current else set(self.catalog.ready_versions(model) or ())
+        )
+        ensure_versions(self.catalog.triton, model, spec.loaded_versions() | keep)
+        try:
+            self.store.change(
+                model,
+                spec.model_dump(mode="json"),
+                action=action,
+                actor=actor,
+                reason=reason,
+                expected_revision=expected_revision,
+            )
+        except RevisionConflict as exc:
+            raise Conflict(str(exc), field="revision") from exc
+        finally:
+            self._forget(model)
+        self.reconcile(model)
+        self.catalog.refresh()
+        return self.view(model)
+
+    def set(self, model: str, spec: RolloutSpec, actor: str) -> RolloutView:
+        """Write a whole policy (starting, re-weighting or ending a canary)."""
+        action = "start_canary" if spec.canary else "set"
+        return self._apply(model, spec, action=action, actor=actor)
+
+    def promote(self, model: str, actor: str) -> RolloutView:
+        """The canary becomes stable; the old stable version is unloaded once drained."""
+        policy = self._require_canary(model)
+        spec = spec_of(policy)
+        promoted = spec.model_copy(
+            update={
+                "stable": spec.canary,
+                "canary": None,
+                "canary_weight": 0.0,
+                "shadow_share": 0.0,
+                "pinnable": [v for v in spec.pinnable if v != spec.canary],
+            }
+        )
+        return self._apply(model, promoted, action="promote", actor=actor, expected_revision=policy.revision)
+
+    def rollback(
+        self, model: str, actor: str, reason: str | None = None, *, action: str = "rollback"
+    ) -> RolloutView:
+        """Traffic back to stable; the canary is unloaded once drained."""
+        policy = self._require_canary(model)
+        spec = spec_of(policy)
+        back = spec.model_copy(update={"canary": None, "canary_weight": 0.0, "shadow_share": 0.0})
+        return self._apply(
+            model, back, action=action, actor=actor, reason=reason, expected_revision=policy.revision
+        )
+
+    def _require_canary(self, model: str) -> RolloutPolicy:
+        self.catalog.versions(model)
+        policy = self.store.get(model)
+        if policy is None or policy.canary is None:
+            raise Conflict(f"model {model!r} has no canary in its rollout policy", field="canary")
+        return policy
+
+    # -- keeping Triton in line, and guarding ---------------------------------------------
+
+    def reconcile(self, model: str) -> bool:
+        """Load/unload so Triton holds the policy's versions plus those of unfinished jobs."""
+        policy = self.store.get(model)
+        if policy is None:
+            return False
+        wanted = spec_of(policy).loaded_versions() | self.jobs.active_versions(model)
+        wanted &= set(self.catalog.versions(model))
+        return ensure_versions(self.catalog.triton, model, wanted)
+
+    def report(self, model: str) -> RolloutReport:
+        """Canary vs stable since the canary started (or over the last hour without one)."""
+        policy = self.store.get(model)
+        if policy is None:
+            raise Conflict(f"model {model!r} has no rollout policy", field="model")
+        since = policy.canary_since or policy.updated_at
+        jobs = self.store.finished_jobs(model, since)
+        stable = arm_stats(jobs, "stable", policy.stable)
+        canary = arm_stats(jobs, "canary", policy.canary)
+        shadows = self.store.shadow_results(model, policy.canary, since) if policy.canary else []
+        shadow = shadow_stats(
+            policy.canary,
+            [s.mean_abs_diff for s in shadows],
+            sum(1 for s in shadows if s.error_code is not None),
+        )
+        verdict = evaluate_guards(stable, canary, spec_of(policy).guards) if policy.canary else None
+        return RolloutReport(
+            model=model,
+            revision=policy.revision,
+            stable=stable,
+            canary=canary,
+            shadow=shadow,
+            guard_verdict=verdict,
+        )
+
+    def guard(self, model: str) -> str | None:
+        """Roll the canary back when a guard trips; return the reason when it did."""
+        policy = self.store.get(model)
+        if policy is None or policy.canary is None:
+            return None
+        verdict = self.report(model).guard_verdict
+        if verdict is None:
+            return None
+        logger.warning("guard tripped for %s canary %s: %s", model, policy.canary, verdict)
+        try:
+            self.rollback(model, actor="guard", reason=verdict, action="auto_rollback")
+        except Conflict:
+            return None  # someone else changed the policy meanwhile
+        return verdict
+
+    def tick(self) -> None:
+        """One pass of the background loop over every model with a policy."""
+        for policy in self.store.all():
+            try:
+                self.guard(policy.model)
+                self.reconcile(policy.model)
+            except HybridError as exc:
+                logger.warning("rollout upkeep of %s: %s", policy.model, exc.message)
+
+    async def run(self, interval_s: float = LOOP_INTERVAL_S) -> None:
+        while True:
+            await asyncio.to_thread(self.tick)
+            await asyncio.sleep(interval_s)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
