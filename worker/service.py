@@ -12,6 +12,7 @@ import numpy.typing as npt
 from hybrid_core import metrics
 from hybrid_core.errors import HybridError
 from hybrid_core.forecasting import forecast
+from hybrid_core.processing import Forecast
 from hybrid_core.schemas import ErrorOut, ForecastOut, JobEvent
 from job_store.jobs import utcnow
 from job_store.models import Job
@@ -85,6 +86,57 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
     _publish_view(runtime, job_id, forecasts, params.residuals.interval_level)
     timings["publish_s"] = time.perf_counter() - publish_started
     _observe_success(job, timings)
+    if job.shadow_version:
+        run_shadow(runtime, job, series, outcome.forecasts)
+
+
+def run_shadow(
+    runtime: WorkerRuntime, job: Job, series: list[list[float | None]], answered: list[Forecast]
+) -> None:
+    """Mirror a stable job to the canary: store its forecast and distance, never return it.
+
+    A shadow failure is recorded on the shadow row and never touches the job.
+    """
+    version = job.shadow_version
+    assert version is not None
+    started = time.perf_counter()
+    try:
+        shadow = forecast(
+            series,
+            runtime.params(job.model, version),
+            lambda batch: runtime.infer(job.model, version, batch),
+            horizon=job.horizon,
+            batch_size=runtime.settings.infer_batch_size,
+            executor=runtime.infer_pool,
+        )
+    except HybridError as exc:
+        runtime.store.record_shadow(
+            job.id,
+            model=job.model,
+            version=version,
+            forecasts=None,
+            mean_abs_diff=None,
+            latency_s=time.perf_counter() - started,
+            error_code=exc.code,
+        )
+        return
+    diff = float(
+        np.mean(
+            [
+                np.abs(np.subtract(a.mean, b.mean)).mean()
+                for a, b in zip(answered, shadow.forecasts, strict=True)
+            ]
+        )
+    )
+    runtime.store.record_shadow(
+        job.id,
+        model=job.model,
+        version=version,
+        forecasts=[asdict(f) for f in shadow.forecasts],
+        mean_abs_diff=diff,
+        latency_s=time.perf_counter() - started,
+        error_code=None,
+    )
 
 
 def _observe_success(job: Job, timings: dict[str, float]) -> None:
