@@ -24,7 +24,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HYBRID_MODEL_REPOSITORY=/models \
-    HYBRID_STATE_DIR=/var/lib/hybrid
+    HYBRID_STATE_DIR=/var/lib/hybrid \
+    HYBRID_METRICS_HOST=0.0.0.0 \
+    HYBRID_WORKER_METRICS_PORT=9100
 RUN groupadd --system --gid 10001 hybrid \
     && useradd --system --uid 10001 --gid hybrid --home-dir /var/lib/hybrid --shell /usr/sbin/nologin hybrid \
     && install -d -o hybrid -g hybrid /var/lib/hybrid

@@ -226,6 +226,9 @@ def test_prometheus_targets_match_compose_ports_when_scraped(services: dict[str,
     worker_sd = jobs["worker"]["dns_sd_configs"][0]
     assert worker_sd["names"] == ["worker"]
     assert worker_sd["port"] in _container_ports(services["worker"])
+    worker_env = _environment(services["worker"])
+    assert int(worker_env["HYBRID_WORKER_METRICS_PORT"]) == worker_sd["port"]
+    assert worker_env["HYBRID_METRICS_HOST"] == "0.0.0.0", "a loopback bind is unreachable from Prometheus"
     mounted = {m["source"]: m["target"] for m in _mounts(services["prometheus"])}
     config_flag = f"--config.file={mounted['./deploy/prometheus/prometheus.yml']}"
     assert config_flag in _command(services["prometheus"])
