@@ -21,6 +21,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
   apt_install redis-server
 fi
 
+# promtool checks the Prometheus configs; prometheus itself runs in the metrics tests and the local stack.
+# docker-compose (the v1 client) parses docker-compose.yml without an engine.
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+
 if ! command -v pg_ctlcluster >/dev/null 2>&1 && ! command -v pg_isready >/dev/null 2>&1; then
   echo "installing postgresql"
   apt_install postgresql
