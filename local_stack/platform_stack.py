@@ -31,6 +31,7 @@ from local_stack.tansu import TansuBroker
 from local_stack.waiting import wait_until
 
 DEFAULT_KAFKA_PORT = 9092
+WORKER_METRICS_BASE_PORT = 9100
 READY_TIMEOUT_S = 120.0
 
 
@@ -70,8 +71,10 @@ class PlatformStack:
             argv = ["worker", f"--hostname=worker{index + 1}@%h"]
             if self.worker_concurrency:
                 argv.append(f"--concurrency={self.worker_concurrency}")
+            # Worker N exposes its metrics on 9100 + N, where deploy/prometheus/prometheus.local.yml looks.
+            env = self.env | {"HYBRID_WORKER_METRICS_PORT": str(WORKER_METRICS_BASE_PORT + index + 1)}
             worker = ManagedProcess(
-                f"worker{index + 1}", cli_argv(*argv), self.env, self.logs_dir / f"worker{index + 1}.log"
+                f"worker{index + 1}", cli_argv(*argv), env, self.logs_dir / f"worker{index + 1}.log"
             )
             self.processes.append(worker.start())
         for worker in self.processes:

@@ -82,6 +82,7 @@ def service_env(
             "HYBRID_MAX_SERIES_PER_JOB": "2000",
             "HYBRID_MAX_SERIES_LENGTH": "5000",
             "HYBRID_MAX_BODY_BYTES": str(8 * 1024 * 1024),
+            "HYBRID_WORKER_METRICS_PORT": "0",
             "PYTHONUNBUFFERED": "1",
         }
     )
