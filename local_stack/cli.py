@@ -173,6 +173,10 @@ def _print_platform_example(stack: PlatformStack) -> None:
     )
     print(f'  curl -s "{api}/v1/jobs/$JOB?wait_s=10"')
     print(f"  curl -s {api}/v1/models")
+    if stack.prometheus is not None:
+        print(f"Prometheus UI: {stack.prometheus.url} (scrapes Triton, the API and the workers)")
+    else:
+        print("Prometheus: not installed (apt-get install -y prometheus) - metrics still at /metrics")
     print("Watch the job events:  .venv/bin/hybrid-inference events --follow")
     print(f"  (with HYBRID_KAFKA_BOOTSTRAP_SERVERS={stack.env['HYBRID_KAFKA_BOOTSTRAP_SERVERS']})")
     print("Ctrl-C stops everything.", flush=True)

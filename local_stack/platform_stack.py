@@ -25,13 +25,16 @@ from event_bus import ensure_topic
 from hybrid_core.settings import Settings
 from local_stack.errors import LocalStackError
 from local_stack.processes import ManagedProcess, cli_argv
+from local_stack.prometheus import PrometheusServer, prometheus_binary, scrape_config
 from local_stack.redis_server import RedisServer, redis_reachable
 from local_stack.stack import LocalStack
 from local_stack.tansu import TansuBroker
+from local_stack.triton_server import find_free_port
 from local_stack.waiting import wait_until
 
 DEFAULT_KAFKA_PORT = 9092
 WORKER_METRICS_BASE_PORT = 9100
+DEFAULT_PROMETHEUS_PORT = 9090
 READY_TIMEOUT_S = 120.0
 
 
@@ -55,6 +58,7 @@ class PlatformStack:
         self.triton = LocalStack(self.settings)
         self._redis: RedisServer | None = None
         self._kafka: TansuBroker | None = None
+        self.prometheus: PrometheusServer | None = None
 
     @property
     def api_url(self) -> str:
@@ -84,6 +88,22 @@ class PlatformStack:
         api = ManagedProcess("api", cli_argv("api"), self.env, self.logs_dir / "api.log")
         self.processes.append(api.start())
         self._wait_api_ready(api)
+        self._start_prometheus()
+
+    def _start_prometheus(self) -> None:
+        if prometheus_binary() is None:
+            return
+        port = DEFAULT_PROMETHEUS_PORT if port_free(DEFAULT_PROMETHEUS_PORT) else find_free_port()
+        workers = [f"127.0.0.1:{WORKER_METRICS_BASE_PORT + i + 1}" for i in range(self.workers)]
+        config = scrape_config(
+            {
+                "triton": [f"127.0.0.1:{self.settings.triton_metrics_port}"],
+                "api": [f"127.0.0.1:{self.settings.api_port}"],
+                "worker": workers,
+            }
+        )
+        self.prometheus = PrometheusServer(config, port, self.settings.state_dir / "prometheus")
+        self.prometheus.start()
 
     def _start_redis(self) -> str:
         url = self.settings.redis_url
@@ -145,6 +165,8 @@ class PlatformStack:
 
     def stop(self) -> None:
         """Stop in reverse order of start; safe to call more than once."""
+        if self.prometheus is not None:
+            self.prometheus.stop()
         for process in reversed(self.processes):
             process.stop()
         self.triton.stop()
