@@ -12,6 +12,8 @@ import logging
 
 from prometheus_client import Counter, Gauge, start_http_server
 
+from hybrid_core.metrics import JOB_FAILURES
+
 logger = logging.getLogger(__name__)
 
 JOB_RETRIES = Counter("hybrid_job_retries_total", "Job retries scheduled, by reason.", ["reason"])
@@ -20,8 +22,25 @@ KAFKA_EVENTS_PENDING = Gauge(
 )
 
 
+# Reasons known in advance are exported at zero from the start, so rate() and dashboards have
+# a series to show before the first failure instead of "no data".
+KNOWN_RETRY_REASONS = ("triton_unavailable", "triton_deadline_exceeded", "service_unavailable")
+KNOWN_FAILURE_REASONS = (
+    *KNOWN_RETRY_REASONS,
+    "triton_inference_failed",
+    "triton_rejected",
+    "triton_model_not_found",
+    "invalid_input",
+    "internal_error",
+)
+
+
 def serve_metrics(port: int, host: str = "127.0.0.1") -> bool:
     """Expose this process's metrics on ``host:port``; False (logged) when the port is taken."""
+    for reason in KNOWN_RETRY_REASONS:
+        JOB_RETRIES.labels(reason)
+    for reason in KNOWN_FAILURE_REASONS:
+        JOB_FAILURES.labels(reason)
     try:
         start_http_server(port, addr=host)
     except OSError as exc:
