@@ -3,7 +3,8 @@
 ``local_stack.derive`` copies this file verbatim as ``<model>/<version>/model.py``; the
 backend stub imports it by path, so it stays self-contained (numpy, torch or onnxruntime and
 ``triton_python_backend_utils`` only). Which file to load comes from the config parameters
-``artifact_file``, ``artifact_format`` and ``num_threads``.
+``artifact_file``, ``artifact_format`` and ``num_threads``; an optional ``device: cuda`` runs a
+TorchScript model on the GPU when torch sees one (CPU otherwise, and always for ONNX).
 """
 
 from __future__ import annotations
@@ -45,21 +46,24 @@ def input_problem(array: Array) -> str | None:
     return None
 
 
-def load_torchscript(path: Path, num_threads: int) -> Forward:
+def load_torchscript(path: Path, num_threads: int, device: str = "cpu") -> Forward:
     import torch
 
     torch.set_num_threads(num_threads)
-    module = torch.jit.load(str(path), map_location="cpu").eval()  # type: ignore[no-untyped-call]
+    target = torch.device("cuda" if device == "cuda" and torch.cuda.is_available() else "cpu")
+    module = torch.jit.load(str(path), map_location=target).eval()  # type: ignore[no-untyped-call]
 
     def forward(batch: Array) -> Array:
         with torch.inference_mode():
-            result: Array = module(torch.from_numpy(batch)).numpy()
+            # .to()/.cpu() return the tensor itself when it is already on that device.
+            result: Array = module(torch.from_numpy(batch).to(target)).cpu().numpy()
         return result
 
     return forward
 
 
-def load_onnx(path: Path, num_threads: int) -> Forward:
+def load_onnx(path: Path, num_threads: int, device: str = "cpu") -> Forward:
+    del device  # the CPU onnxruntime package has no GPU provider
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -75,7 +79,9 @@ def load_onnx(path: Path, num_threads: int) -> Forward:
     return forward
 
 
-_LOADERS: dict[str, Callable[[Path, int], Forward]] = {"torchscript": load_torchscript, "onnx": load_onnx}
+Loader = Callable[[Path, int, str], Forward]
+"""``(artifact path, intra-op threads, device) -> forward``."""
+_LOADERS: dict[str, Loader] = {"torchscript": load_torchscript, "onnx": load_onnx}
 
 
 def _error(message: str, code: Any) -> Any:
@@ -92,7 +98,11 @@ class TritonPythonModel:
         self.output_name: str = config["output"][0]["name"]
         version_dir = Path(args["model_repository"]) / args["model_version"]
         loader = _LOADERS[parameters["artifact_format"]]
-        self.forward = loader(version_dir / parameters["artifact_file"], int(parameters["num_threads"]))
+        self.forward = loader(
+            version_dir / parameters["artifact_file"],
+            int(parameters["num_threads"]),
+            parameters.get("device", "cpu"),
+        )
 
     def execute(self, requests: list[Any]) -> list[Any]:
         """One forward pass per input length over all requests of the call, split back per request."""
