@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -71,13 +72,13 @@ class PrometheusServer:
 
         wait_until(ready, timeout_s=self.start_timeout_s, interval_s=0.1, message="prometheus ready")
 
-    def query(self, expression: str) -> list[dict[str, object]]:
+    def query(self, expression: str) -> list[dict[str, Any]]:
         """Evaluate an instant PromQL query; raise on a query error."""
         response = httpx.get(f"{self.url}/api/v1/query", params={"query": expression}, timeout=10)
         body = response.json()
         if body.get("status") != "success":
             raise LocalStackError(f"PromQL error for {expression!r}: {body.get('error')}")
-        result: list[dict[str, object]] = body["data"]["result"]
+        result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
     def stop(self) -> None:
