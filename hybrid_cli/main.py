@@ -20,6 +20,7 @@ _COMMANDS: dict[str, str] = {
     "up": "local_stack.cli",
     "worker": "worker.cli",
     "api": "operation_server.cli",
+    "bench": "benchmarks.cli",
     "rollout": "hybrid_cli.rollout",
 }
 
