@@ -9,6 +9,7 @@
     │   └── JobNotFound
     ├── Conflict                     409  permanent
     │   └── VersionNotLoaded
+    ├── JobExpired                   504  permanent (no worker finished it in time)
     ├── Unauthorized                 401  permanent
     ├── Forbidden                    403  permanent
     └── RetryableError               503  retryable (Celery retries these and only these)
@@ -76,6 +77,13 @@ class Conflict(HybridError):
 
 class VersionNotLoaded(Conflict):
     code = "version_not_loaded"
+
+
+class JobExpired(HybridError):
+    """No worker finished the job within ``job_timeout_s`` (lost message, workers down)."""
+
+    status_code = 504
+    code = "job_expired"
 
 
 class Unauthorized(HybridError):

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Redelivery delay of a job whose worker died; must exceed the longest job.",
     )
+    job_timeout_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A job still queued or running this long after submission is failed as expired.",
+    )
     worker_concurrency: int = Field(
         default=32, gt=0, description="Threads per worker process, i.e. jobs in flight to Triton."
     )

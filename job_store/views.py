@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from hybrid_core.schemas import Arm, ErrorOut, ForecastOut, JobStatus, JobView
+from hybrid_core.errors import HybridError
+from hybrid_core.schemas import Arm, ErrorOut, ForecastOut, JobEvent, JobStatus, JobView
+from job_store.jobs import utcnow
 from job_store.models import Job, JobResult
 
 
@@ -35,4 +37,26 @@ def job_view(
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+    )
+
+
+def job_event(
+    job: Job,
+    *,
+    timings_s: dict[str, float] | None = None,
+    forecasts: list[dict[str, Any]] | None = None,
+    error: HybridError | None = None,
+) -> JobEvent:
+    """The Kafka event of a finished job: ``failed`` with ``error``, else ``succeeded``."""
+    return JobEvent(
+        job_id=job.id,
+        status="failed" if error is not None else "succeeded",
+        model=job.model,
+        version=job.version,
+        arm=cast(Arm, job.arm),
+        series_count=job.series_count,
+        timings_s=timings_s or {},
+        forecasts=None if forecasts is None else [ForecastOut.model_validate(f) for f in forecasts],
+        error=None if error is None else ErrorOut(code=error.code, message=error.message),
+        finished_at=utcnow(),
     )

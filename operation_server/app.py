@@ -14,6 +14,7 @@ from operation_server.errors import install_error_handlers
 from operation_server.metrics import QUEUE_DEPTH, HttpMetrics, metrics_endpoint
 from operation_server.routes import forecast, health, jobs, models, rollout
 from operation_server.state import build_state
+from operation_server.sweeper import SWEEP_INTERVAL_S, JobSweeper
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,9 +29,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.catalog.start()
         state.waiter.start()
         state.rollout.start()
+        sweeper = JobSweeper(state, interval_s=min(SWEEP_INTERVAL_S, max(0.5, settings.job_timeout_s / 4)))
+        sweeper.start()
         try:
             yield
         finally:
+            await sweeper.stop()
             await state.rollout.stop()
             await state.waiter.stop()
             await state.catalog.stop()

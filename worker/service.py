@@ -13,10 +13,9 @@ from hybrid_core import metrics
 from hybrid_core.errors import HybridError
 from hybrid_core.forecasting import forecast
 from hybrid_core.processing import Forecast
-from hybrid_core.schemas import ErrorOut, ForecastOut, JobEvent
 from job_store.jobs import utcnow
 from job_store.models import Job
-from job_store.views import job_view
+from job_store.views import job_event, job_view
 from triton_client.codec import InferenceOutput
 from worker.runtime import WorkerRuntime
 
@@ -57,17 +56,7 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
     timings = dict(outcome.timings_s)
     if job.started_at is not None:
         timings["queue_wait_s"] = max(0.0, (job.started_at - job.created_at).total_seconds())
-    event = JobEvent(
-        job_id=job.id,
-        status="succeeded",
-        model=job.model,
-        version=job.version,
-        arm=job_view(job).arm,
-        series_count=job.series_count,
-        timings_s=timings,
-        forecasts=[ForecastOut.model_validate(f) for f in forecasts],
-        finished_at=utcnow(),
-    )
+    event = job_event(job, timings_s=timings, forecasts=forecasts)
     persist_started = time.perf_counter()
     written = runtime.store.record_success(
         job_id,
@@ -153,17 +142,7 @@ def fail_job(runtime: WorkerRuntime, job_id: str, error: HybridError) -> None:
     if job is None:
         logger.error("cannot fail unknown job %s: %s", job_id, error.message)
         return
-    event = JobEvent(
-        job_id=job.id,
-        status="failed",
-        model=job.model,
-        version=job.version,
-        arm=job_view(job).arm,
-        series_count=job.series_count,
-        timings_s={},
-        error=ErrorOut(code=error.code, message=error.message),
-        finished_at=utcnow(),
-    )
+    event = job_event(job, error=error)
     if runtime.store.record_failure(
         job_id, code=error.code, message=error.message, event=event, topic=_event_topic(runtime)
     ):

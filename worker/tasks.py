@@ -30,7 +30,14 @@ _TRANSIENT_INFRA_ERRORS: tuple[type[Exception], ...] = (
 
 
 @app.task(  # type: ignore[untyped-decorator]
-    name=RUN_JOB_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    name=RUN_JOB_TASK,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # Our own budget (settings.task_max_retries) decides when to give up and record the failure;
+    # Celery's default of 3 would re-raise past it and leave the job running.
+    max_retries=None,
 )
 def run_job(self: Task[Any, Any], job_id: str) -> None:
     """Forecast job ``job_id``; retry retryable failures with backoff, record permanent ones."""
@@ -52,7 +59,7 @@ def run_job(self: Task[Any, Any], job_id: str) -> None:
         )
         logger.info("job %s: %s; retry %d in %.2fs", job_id, exc.message, retries + 1, delay)
         JOB_RETRIES.labels(exc.code).inc()
-        raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
+        raise self.retry(exc=exc, countdown=delay) from exc
     except HybridError as exc:
         fail_job(runtime, job_id, exc)
     except Exception as exc:  # a bug must still end the job with a recorded reason

@@ -137,3 +137,20 @@ def test_job_has_exactly_one_result_when_worker_killed_mid_job(
             second.stop()
         if not own_triton.is_running:
             own_triton.start()
+
+
+def test_job_fails_as_expired_when_no_worker_takes_it(own_env: dict[str, str], session_dir: Path) -> None:
+    env = dict(own_env)
+    env["HYBRID_REDIS_URL"] = own_env["HYBRID_REDIS_URL"].rsplit("/", 1)[0] + "/5"  # no worker here
+    env["HYBRID_JOB_TIMEOUT_S"] = "2"
+    port = find_free_port()
+    api = start_api(env, session_dir / "logs" / "api-expiry.log", port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            job_id = submit(client, {"model": "lstm_timeseries", "series": SERIES})
+            assert job(client, job_id)["status"] == "queued"
+            view = job(client, job_id, wait_s=20)
+        assert view["status"] == "failed", view
+        assert view["error"]["code"] == "job_expired"
+    finally:
+        api.stop()

@@ -1,0 +1,67 @@
+"""Safety net: no accepted job stays queued or running forever.
+
+At-least-once delivery and retries finish almost every job; this sweeper fails the rest
+(a message lost with a Redis that keeps nothing on disk, workers down for longer than
+``job_timeout_s``) with the reason ``job_expired`` and publishes their events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from hybrid_core.errors import JobExpired
+from job_store.jobs import utcnow
+from job_store.views import job_event, job_view
+from operation_server.state import ApiState
+
+logger = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 30.0
+
+
+def expire_stale_jobs(state: ApiState) -> int:
+    """Fail every job older than ``job_timeout_s`` that is still active; return how many."""
+    timeout_s = state.settings.job_timeout_s
+    topic = state.settings.kafka_topic if state.settings.kafka_bootstrap_servers else None
+    expired = 0
+    for job in state.store.stale_active_jobs(utcnow() - timedelta(seconds=timeout_s)):
+        error = JobExpired(f"no worker finished the job within {timeout_s:g} s of its submission")
+        if state.store.record_failure(
+            job.id, code=error.code, message=error.message, event=job_event(job, error=error), topic=topic
+        ):
+            expired += 1
+            finished = state.store.get(job.id)
+            if finished is not None:
+                state.hot.put(job_view(finished))
+    if expired:
+        logger.warning("expired %d jobs older than %g s", expired, timeout_s)
+    return expired
+
+
+class JobSweeper:
+    """Runs :func:`expire_stale_jobs` periodically in the API's event loop."""
+
+    def __init__(self, state: ApiState, interval_s: float = SWEEP_INTERVAL_S) -> None:
+        self.state = state
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(expire_stale_jobs, self.state)
+            except Exception:
+                logger.exception("job sweep failed; trying again later")
+            await asyncio.sleep(self.interval_s)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
