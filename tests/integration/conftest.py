@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import Engine
 
 from job_store.database import make_engine, migrate
+from local_stack.processes import ManagedProcess
 from local_stack.triton_server import find_free_port
-from tests.support.processes import ManagedProcess, start_api, start_worker
+from tests.support.processes import start_api, start_worker
 
 
 @pytest.fixture(scope="session")

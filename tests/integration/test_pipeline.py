@@ -22,7 +22,7 @@ def run_job(client: httpx.Client, body: dict[str, Any], wait_s: float = 60) -> d
     accepted = client.post("/v1/jobs", json=body)
     assert accepted.status_code == 202, accepted.text
     job_id = accepted.json()["job_id"]
-    view = client.get(f"/v1/jobs/{job_id}", params={"wait_s": wait_s}).json()
+    view: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", params={"wait_s": wait_s}).json()
     assert view["status"] == "succeeded", view
     return view
 

@@ -15,12 +15,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from job_store.models import JobResult
+from local_stack.processes import ManagedProcess
 from local_stack.testing import running_triton
 from local_stack.triton_server import LocalTritonServer, find_free_port
 from local_stack.waiting import wait_until
 from tests.conftest import CANONICAL_REPOSITORY
 from tests.support.data import request_series
-from tests.support.processes import ManagedProcess, start_api, start_worker
+from tests.support.processes import start_api, start_worker
 
 pytestmark = pytest.mark.integration
 

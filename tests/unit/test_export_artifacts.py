@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import onnx
 import onnxruntime
 import pytest
@@ -21,7 +22,7 @@ WINDOW = 20
 
 
 @pytest.fixture(scope="module")
-def inputs() -> np.ndarray:
+def inputs() -> npt.NDArray[np.float32]:
     return np.random.default_rng(0).normal(size=(9, WINDOW)).astype(np.float32)
 
 
@@ -32,17 +33,17 @@ def lstm() -> LSTMForecaster:
 
 
 def test_torchscript_matches_eager_when_loaded_back(
-    tmp_path: Path, lstm: LSTMForecaster, inputs: np.ndarray
+    tmp_path: Path, lstm: LSTMForecaster, inputs: npt.NDArray[np.float32]
 ) -> None:
     path = tmp_path / "model.pt"
     save_torchscript(lstm, path)
     assert check_torchscript(path, lstm, inputs) <= 1e-5
-    loaded = torch.jit.load(str(path))
+    loaded = torch.jit.load(str(path))  # type: ignore[no-untyped-call]
     assert np.abs(predict(loaded, inputs) - predict(lstm, inputs)).max() <= 1e-5
 
 
 def test_onnx_matches_eager_when_batch_and_window_vary(
-    tmp_path: Path, lstm: LSTMForecaster, inputs: np.ndarray
+    tmp_path: Path, lstm: LSTMForecaster, inputs: npt.NDArray[np.float32]
 ) -> None:
     path = tmp_path / "model.onnx"
     save_onnx(lstm, path, WINDOW)
@@ -55,7 +56,7 @@ def test_onnx_matches_eager_when_batch_and_window_vary(
 
 
 def test_check_torchscript_raises_with_numbers_when_artifact_corrupted(
-    tmp_path: Path, lstm: LSTMForecaster, inputs: np.ndarray
+    tmp_path: Path, lstm: LSTMForecaster, inputs: npt.NDArray[np.float32]
 ) -> None:
     path = tmp_path / "model.pt"
     corrupted = LSTMForecaster(hidden=8, layers=2).eval()
@@ -71,7 +72,7 @@ def test_check_torchscript_raises_with_numbers_when_artifact_corrupted(
 
 
 def test_check_onnx_raises_when_initializer_corrupted(
-    tmp_path: Path, lstm: LSTMForecaster, inputs: np.ndarray
+    tmp_path: Path, lstm: LSTMForecaster, inputs: npt.NDArray[np.float32]
 ) -> None:
     path = tmp_path / "model.onnx"
     save_onnx(lstm, path, WINDOW)

@@ -56,7 +56,7 @@ def test_params_checksum_matches_artifact_when_written(repository: Path, model: 
 
 def test_onnx_version_matches_torchscript_when_exported_together(repository: Path, dataset: Dataset) -> None:
     inputs = dataset.windows("test", TINY.window).inputs
-    scripted = torch.jit.load(str(repository / "lstm" / "1" / "model.pt"))
+    scripted = torch.jit.load(str(repository / "lstm" / "1" / "model.pt"))  # type: ignore[no-untyped-call]
     session = onnxruntime.InferenceSession(
         str(repository / "lstm_onnx" / "1" / "model.onnx"), providers=["CPUExecutionProvider"]
     )

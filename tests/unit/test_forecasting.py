@@ -57,7 +57,7 @@ def test_forecast_denormalizes_and_adds_intervals_when_batched() -> None:
 
 
 def test_forecast_async_matches_sync_when_same_inputs() -> None:
-    series = [[5.0, None, 7.0, 8.0, 9.0], [1.0, 1.0, 1.0, 1.0, 1.0]]
+    series: list[list[float | None]] = [[5.0, None, 7.0, 8.0, 9.0], [1.0, 1.0, 1.0, 1.0, 1.0]]
 
     async def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
         return last_step_model(batch)
