@@ -20,9 +20,10 @@ import numpy.typing as npt
 from hybrid_core import metrics
 from hybrid_core.errors import HybridError
 from hybrid_core.forecasting import ForecastOutcome, forecast_async
-from hybrid_core.schemas import ForecastOut, ForecastRequest, JobEvent
+from hybrid_core.schemas import ForecastRequest
 from hybrid_core.settings import Settings
-from job_store.jobs import JobStore, NewJob, utcnow
+from job_store.jobs import JobStore, NewJob
+from job_store.views import job_event
 from operation_server.versions import Resolution
 from triton_client import AsyncTritonClient, InferenceOutput
 
@@ -75,7 +76,10 @@ def record_forecast(
     horizon: int,
     outcome: ForecastOutcome,
 ) -> str:
-    """Store ``request`` and ``outcome`` as a succeeded job (blocking); return its id."""
+    """Store ``request`` and ``outcome`` as a succeeded job (blocking); return its id.
+
+    No shadow run: the sync path answers from one version, so the job records none.
+    """
     started = time.perf_counter()
     job_id = uuid.uuid4().hex
     job = store.create(
@@ -91,26 +95,14 @@ def record_forecast(
     )
     forecasts = [asdict(f) for f in outcome.forecasts]
     timings = dict(outcome.timings_s)
-    topic = settings.kafka_topic if settings.kafka_bootstrap_servers else None
-    event = JobEvent(
-        job_id=job_id,
-        status="succeeded",
-        model=job.model,
-        version=resolution.version,
-        arm=resolution.arm,
-        series_count=job.series_count,
-        timings_s=timings,
-        forecasts=[ForecastOut.model_validate(f) for f in forecasts],
-        finished_at=utcnow(),
-    )
     store.record_success(
         job_id,
         version=outcome.version,
         forecasts=forecasts,
         timings=timings,
         worker=RECORDING_WORKER,
-        event=event,
-        topic=topic,
+        event=job_event(job, timings_s=timings, forecasts=forecasts),
+        topic=settings.kafka_topic if settings.kafka_bootstrap_servers else None,
     )
     metrics.observe_stages(request.model, resolution.version, {"persist_s": time.perf_counter() - started})
     return job_id

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from hybrid_core.errors import InvalidInput
 from hybrid_core.schemas import Arm, ForecastOut, ForecastRequest
-from operation_server.deps import StateDep
+from operation_server.state import ApiState
 from operation_server.sync_forecast import record_forecast, run_forecast
 from operation_server.validation import validate_request
-from operation_server.versions import resolve_version
+from operation_server.versions import resolve_request
 
 router = APIRouter(prefix="/v1/models", tags=["forecast"])
 
@@ -43,19 +42,25 @@ class SyncForecastOut(BaseModel):
     job_id: str | None = None
 
 
+async def _state(request: Request) -> ApiState:
+    # async on purpose: FastAPI runs a sync dependency in its thread pool, a hop per request.
+    state: ApiState = request.app.state.api
+    return state
+
+
 @router.post("/{model}/forecast", response_model=SyncForecastOut)
 async def forecast_now(
     model: str,
     body: ForecastRequest,
-    state: StateDep,
+    state: Annotated[ApiState, Depends(_state)],
     record: Annotated[bool, Query(description="Also store it as a finished job.")] = False,
-) -> SyncForecastOut:
+) -> Response:
     """Forecast ``body.series`` now; Triton failures answer 503/504 with Retry-After."""
     received_at = time.perf_counter()
     if body.model != model:
         message = f"model {body.model!r} in the body differs from {model!r} in the path"
         raise InvalidInput(message, field="model")
-    resolution = resolve_version(state.catalog, model, body.version)
+    resolution = resolve_request(state, body)
     if len(body.series) <= INLINE_VALIDATION_MAX_SERIES:
         horizon = validate_request(body, resolution.params, state.settings)
     else:
@@ -73,13 +78,18 @@ async def forecast_now(
         job_id = await asyncio.to_thread(
             record_forecast, state.store, state.settings, body, resolution, horizon, outcome
         )
-    return SyncForecastOut(
+    # Built from values we produced (no re-validation) and serialized once by pydantic-core:
+    # returning the model would make FastAPI validate and encode it again.
+    answer = SyncForecastOut.model_construct(
         model=model,
         version=resolution.version,
         arm=resolution.arm,
         horizon=horizon,
         interval_level=resolution.params.residuals.interval_level,
-        forecasts=[ForecastOut(**asdict(f)) for f in outcome.forecasts],
+        forecasts=[
+            ForecastOut.model_construct(mean=f.mean, lower=f.lower, upper=f.upper) for f in outcome.forecasts
+        ],
         timings_s=outcome.timings_s,
         job_id=job_id,
     )
+    return Response(answer.model_dump_json(), media_type="application/json")
