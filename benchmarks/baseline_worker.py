@@ -1,0 +1,156 @@
+"""The seed's architecture, done well, as the benchmark's baseline: no Triton.
+
+A Celery worker with the prefork pool (one process per core) registered under the product's
+task name, so the API is unchanged. Each child loads the TorchScript model once after the
+fork (one intra-op thread) and answers one job per task in-process, through the very same
+``worker.service.process_job`` (same pre/post-processing, persistence and publishing): only
+the runtime's ``infer`` seam differs. Run it with ``python -m benchmarks.baseline_worker``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from celery import Task
+from celery.signals import worker_process_init
+
+from hybrid_core.errors import HybridError
+from hybrid_core.queueing import JOBS_QUEUE, RUN_JOB_TASK, make_celery
+from hybrid_core.settings import get_settings
+from triton_client import InferenceOutput
+from worker.runtime import WorkerRuntime, build_runtime
+from worker.service import fail_job, process_job
+
+logger = logging.getLogger(__name__)
+
+Forward = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
+PRELOAD_ENV = "HYBRID_BENCH_PRELOAD"
+"""``model:version[,model:version...]`` each child loads right after the fork."""
+
+app = make_celery(get_settings())
+
+
+def load_forward(path: Path) -> Forward:
+    """A TorchScript model on CPU with one intra-op thread (one process per core does the rest)."""
+    import torch
+
+    torch.set_num_threads(1)
+    module = torch.jit.load(str(path), map_location="cpu").eval()  # type: ignore[no-untyped-call]
+
+    def forward(batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        with torch.inference_mode():
+            result: npt.NDArray[np.float32] = module(torch.from_numpy(batch)).numpy()
+        return result
+
+    return forward
+
+
+@dataclass
+class InProcessRuntime(WorkerRuntime):
+    """A worker runtime whose ``infer`` runs the version's TorchScript file in this process."""
+
+    models: dict[tuple[str, str], Forward] = field(default_factory=dict)
+
+    def model(self, model: str, version: str) -> Forward:
+        """The loaded model (loaded on first use)."""
+        key = (model, version)
+        if key not in self.models:
+            params = self.params(model, version)
+            if params.artifact.format != "torchscript":
+                raise HybridError(f"the baseline serves TorchScript only, not {params.artifact.format}")
+            repository = Path(self.settings.model_repository)
+            self.models[key] = load_forward(repository / model / version / params.artifact.file)
+        return self.models[key]
+
+    def infer(self, model: str, version: str, batch: npt.NDArray[np.float32]) -> InferenceOutput:
+        return InferenceOutput(outputs=self.model(model, version)(batch), model_version=version)
+
+
+_runtime: InProcessRuntime | None = None
+_lock = threading.Lock()
+
+
+def get_runtime() -> InProcessRuntime:
+    """This child's runtime, built on first use (after the fork)."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            # build_runtime also opens a Triton channel; gRPC connects lazily and this one never
+            # sends anything, since infer() is overridden.
+            base = build_runtime(get_settings())
+            fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(WorkerRuntime)}
+            _runtime = InProcessRuntime(**fields)
+        return _runtime
+
+
+def preload_list(text: str) -> list[tuple[str, str]]:
+    """``"a:1,b:2"`` -> ``[("a", "1"), ("b", "2")]``."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        model, _, version = item.partition(":")
+        if not model or not version:
+            raise ValueError(f"expected model:version, got {item!r}")
+        pairs.append((model, version))
+    return pairs
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _load_after_fork(**_: object) -> None:
+    global _runtime
+    _runtime = None  # never reuse what the parent built
+    runtime = get_runtime()
+    for model, version in preload_list(os.environ.get(PRELOAD_ENV, "")):
+        runtime.model(model, version)
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    name=RUN_JOB_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
+def run_job(self: Task[Any, Any], job_id: str) -> None:
+    """One job in-process; failures are recorded (nothing here is worth a retry)."""
+    runtime = get_runtime()
+    try:
+        process_job(runtime, job_id)
+    except HybridError as exc:
+        fail_job(runtime, job_id, exc)
+    except Exception as exc:
+        logger.exception("job %s failed unexpectedly", job_id)
+        fail_job(runtime, job_id, HybridError(f"internal error: {type(exc).__name__}: {exc}"))
+
+
+def worker_argv(concurrency: int, loglevel: str) -> list[str]:
+    """Celery arguments of the baseline: prefork, one process per core by default."""
+    return [
+        "worker",
+        "--pool=prefork",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel}",
+        f"--queues={JOBS_QUEUE}",
+        "--hostname=baseline@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.baseline_worker", description=__doc__)
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--loglevel", default="WARNING")
+    args = parser.parse_args(argv)
+    app.worker_main(worker_argv(args.concurrency, args.loglevel))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
