@@ -41,5 +41,15 @@ lint: setup
 export: setup
 	$(VENV)/bin/hybrid-inference export all
 
+# Benchmarks start their own Triton, Redis, database, API and workers (see benchmarks/README.md).
+# PostgreSQL is used when it answers on 127.0.0.1:5432, SQLite otherwise.
+bench: setup
+	@command -v redis-server >/dev/null || bash local_stack/system_services.sh
+	$(VENV)/bin/hybrid-inference bench --out benchmarks/results
+
+bench-quick: setup
+	@command -v redis-server >/dev/null || bash local_stack/system_services.sh
+	$(VENV)/bin/hybrid-inference bench --quick --out benchmarks/results/quick
+
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
