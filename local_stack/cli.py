@@ -177,6 +177,7 @@ def _print_platform_example(stack: PlatformStack) -> None:
         print(f"Prometheus UI: {stack.prometheus.url} (scrapes Triton, the API and the workers)")
     else:
         print("Prometheus: not installed (apt-get install -y prometheus) - metrics still at /metrics")
-    print("Watch the job events:  .venv/bin/hybrid-inference events --follow")
-    print(f"  (with HYBRID_KAFKA_BOOTSTRAP_SERVERS={stack.env['HYBRID_KAFKA_BOOTSTRAP_SERVERS']})")
+    kafka = stack.env["HYBRID_KAFKA_BOOTSTRAP_SERVERS"]
+    print("Watch the job events:")
+    print(f"  HYBRID_KAFKA_BOOTSTRAP_SERVERS={kafka} .venv/bin/hybrid-inference events --follow")
     print("Ctrl-C stops everything.", flush=True)

@@ -82,7 +82,7 @@ class PlatformStack:
             )
             self.processes.append(worker.start())
         for worker in self.processes:
-            worker.wait_for_log(r"celery@\S+ ready", timeout_s=READY_TIMEOUT_S)
+            worker.wait_for_log(r"@\S+ ready\.", timeout_s=READY_TIMEOUT_S)
         if not port_free(self.settings.api_port, self.settings.api_host):
             raise LocalStackError(f"port {self.settings.api_port} is taken; set HYBRID_API_PORT")
         api = ManagedProcess("api", cli_argv("api"), self.env, self.logs_dir / "api.log")
