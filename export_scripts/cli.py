@@ -54,6 +54,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", type=int, default=None, help="version number (default: next free)")
     parser.add_argument("--repository", type=Path, default=None, help="default: settings.model_repository")
     parser.add_argument("--force", action="store_true", help="overwrite an existing version folder")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="add the version to config.pbtxt's version policy so Triton loads it at start "
+        "(by default a new version of an existing model waits for a canary rollout)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -82,6 +88,7 @@ def _run_lstm(args: argparse.Namespace) -> int:
             config,
             version=args.version,
             force=args.force,
+            serve=args.serve,
             onnx_model=args.onnx_model,
             progress=not args.no_progress,
         )
@@ -100,6 +107,7 @@ def _run_moving_average(args: argparse.Namespace) -> int:
                 k=args.k,
                 version=args.version,
                 force=args.force,
+                serve=args.serve,
             )
         ]
     )

@@ -117,6 +117,7 @@ def export_lstm(
     *,
     version: int | None = None,
     force: bool = False,
+    serve: bool = False,
     onnx_model: str | None = None,
     onnx_version: int | None = None,
     progress: bool = True,
@@ -161,6 +162,7 @@ def export_lstm(
             name,
             number,
             force,
+            serve=serve,
             module=trained.model,
             fmt=fmt,
             kind="lstm",
@@ -183,6 +185,7 @@ def export_moving_average(
     k: int | None = None,
     version: int | None = None,
     force: bool = False,
+    serve: bool = False,
 ) -> ExportSummary:
     """Write the moving-average forecaster (``k`` tuned on validation unless given) as TorchScript."""
     window = dataset.baseline_k if k is None else k
@@ -201,6 +204,7 @@ def export_moving_average(
         model,
         chosen,
         force,
+        serve=serve,
         module=module,
         fmt="torchscript",
         kind="moving_average",
@@ -241,6 +245,7 @@ def _publish(
     version: int,
     force: bool,
     *,
+    serve: bool,
     module: nn.Module,
     fmt: ArtifactFormat,
     kind: Literal["lstm", "moving_average"],
@@ -273,7 +278,9 @@ def _publish(
             backtest=backtest,
         )
         write_params(folder / PARAMS_FILENAME, params)
-    write_repository_config(repository, model, PLATFORM_BY_FORMAT[fmt], HORIZON)
+    write_repository_config(
+        repository, model, PLATFORM_BY_FORMAT[fmt], HORIZON, serve=version if serve else None
+    )
     return repository / model / str(version)
 
 

@@ -31,7 +31,7 @@ MOVING_AVERAGE_VERSION = 1
 
 
 def export_all(repository: Path, force: bool = False, progress: bool = True) -> list[ExportSummary]:
-    """Regenerate every committed version; refuses before training if one exists and not ``force``."""
+    """Regenerate every committed version, all served; refuse before training if one exists (no ``force``)."""
     for release in LSTM_RELEASES:
         resolve_version(repository, LSTM_MODEL, release.version, force)
         if release.onnx_version is not None:
@@ -41,7 +41,12 @@ def export_all(repository: Path, force: bool = False, progress: bool = True) -> 
     dataset = prepare_dataset()
     summaries = [
         export_moving_average(
-            dataset, repository, MOVING_AVERAGE_MODEL, version=MOVING_AVERAGE_VERSION, force=force
+            dataset,
+            repository,
+            MOVING_AVERAGE_MODEL,
+            version=MOVING_AVERAGE_VERSION,
+            force=force,
+            serve=True,
         )
     ]
     for release in LSTM_RELEASES:
@@ -52,6 +57,7 @@ def export_all(repository: Path, force: bool = False, progress: bool = True) -> 
             release.config,
             version=release.version,
             force=force,
+            serve=True,
             onnx_model=LSTM_ONNX_MODEL if release.onnx_version is not None else None,
             onnx_version=release.onnx_version,
             progress=progress,

@@ -14,6 +14,7 @@ from export_scripts.triton_config import (
     Platform,
     TritonModelSpec,
     build_model_config,
+    read_model_config,
     write_model_config,
 )
 from hybrid_core.version_params import repository_versions
@@ -65,10 +66,22 @@ def staged_version(repository: Path, model: str, version: int, force: bool) -> I
     staging.rename(final)
 
 
-def write_repository_config(repository: Path, model: str, platform: Platform, horizon: int) -> Path:
-    """(Re)write ``<model>/config.pbtxt`` with a specific version policy naming every version present."""
-    versions = tuple(int(v) for v in repository_versions(repository, model))
-    spec = TritonModelSpec(name=model, platform=platform, versions=versions, horizon=horizon)
+def write_repository_config(
+    repository: Path, model: str, platform: Platform, horizon: int, *, serve: int | None = None
+) -> Path:
+    """(Re)write ``<model>/config.pbtxt``; its version policy names the versions Triton loads at start.
+
+    A model's first version is served. Later versions are added to the repository without being
+    served (a canary rollout loads them) unless ``serve`` names them; versions already served stay.
+    """
+    present = [int(v) for v in repository_versions(repository, model)]
     path = repository / model / CONFIG_FILENAME
+    served: set[int] = set()
+    if path.exists():
+        served = {int(v) for v in read_model_config(path).version_policy.specific.versions} & set(present)
+    if serve is not None:
+        served.add(serve)
+    versions = tuple(sorted(served or set(present[:1])))
+    spec = TritonModelSpec(name=model, platform=platform, versions=versions, horizon=horizon)
     write_model_config(path, build_model_config(spec))
     return path

@@ -88,10 +88,12 @@ def test_export_moving_average_uses_next_free_version_when_none_given(
     first = export_moving_average(dataset, tmp_path, "ma", k=4)
     second = export_moving_average(dataset, tmp_path, "ma", k=13)
     assert (first.version, second.version) == (1, 2)
-    assert list(read_model_config(tmp_path / "ma" / "config.pbtxt").version_policy.specific.versions) == [
-        1,
-        2,
-    ]
+    # A later version waits for a rollout unless asked to be served at once.
+    served = read_model_config(tmp_path / "ma" / "config.pbtxt").version_policy.specific.versions
+    assert list(served) == [1]
+    export_moving_average(dataset, tmp_path, "ma", k=26, serve=True)
+    served = read_model_config(tmp_path / "ma" / "config.pbtxt").version_policy.specific.versions
+    assert list(served) == [1, 3]
     params = read_params(tmp_path / "ma" / "2" / "params.json")
     assert (params.kind, params.window) == ("moving_average", 13)
     assert params.backtest["mae_ppm"] == pytest.approx(second.mae_ppm)

@@ -102,8 +102,17 @@ def test_parse_model_config_raises_when_field_unknown() -> None:
         parse_model_config('name: "m"\nnot_a_field: 1\n')
 
 
-def test_write_repository_config_lists_every_version_when_folders_present(tmp_path: Path) -> None:
+def test_write_repository_config_serves_first_version_when_model_new(tmp_path: Path) -> None:
     _make_version(tmp_path, "m", 1)
+    path = write_repository_config(tmp_path, "m", "pytorch_libtorch", horizon=24)
+    assert list(read_model_config(path).version_policy.specific.versions) == [1]
+
+
+def test_write_repository_config_keeps_new_version_unserved_when_not_asked(tmp_path: Path) -> None:
+    _make_version(tmp_path, "m", 1)
+    write_repository_config(tmp_path, "m", "pytorch_libtorch", horizon=24)
     _make_version(tmp_path, "m", 2)
     path = write_repository_config(tmp_path, "m", "pytorch_libtorch", horizon=24)
+    assert list(read_model_config(path).version_policy.specific.versions) == [1]
+    path = write_repository_config(tmp_path, "m", "pytorch_libtorch", horizon=24, serve=2)
     assert list(read_model_config(path).version_policy.specific.versions) == [1, 2]
