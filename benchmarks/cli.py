@@ -77,7 +77,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--version", default=None, help="pinned version (default: the newest)")
     parser.add_argument("--database", choices=("auto", "postgres", "sqlite"), default="auto")
     parser.add_argument("--triton-threads", type=int, default=1, help="intra-op threads of Triton's model")
-    parser.add_argument("--worker-concurrency", type=int, default=64, help="threads of the thin worker")
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=None, help="threads of the thin worker (default: settings)"
+    )
     parser.add_argument("--baseline-processes", type=int, default=None, help="prefork children (cores)")
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), default="cpu", help="where Triton runs the model"
@@ -111,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         database=args.database,
         triton_threads=args.triton_threads,
         device=args.device,
-        worker_concurrency=args.worker_concurrency,
+        worker_concurrency=args.worker_concurrency or settings.worker_concurrency,
         **({"baseline_processes": args.baseline_processes} if args.baseline_processes else {}),
     )
     runs = sum(len(levels) for _, levels in plan.points)

@@ -41,7 +41,7 @@ class StackOptions:
     database: DatabaseChoice = "auto"
     triton_threads: int = 1
     device: str = "cpu"
-    worker_concurrency: int = 64
+    worker_concurrency: int = 32
     baseline_processes: int = os.cpu_count() or 1
 
 

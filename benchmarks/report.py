@@ -91,6 +91,7 @@ def to_json(outcome: Outcome, *, command: str, options: dict[str, Any]) -> dict[
             "triton_avg_batch": b.reading.triton_avg_batch,
             "cpu_s": b.reading.cpu_s,
             "peak_rss_mib": b.reading.peak_rss_mib,
+            "stages_s": b.stages_s,
         }
         for b in outcome.bulk
     ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from benchmarks.environment import BenchStack, WorkerKind
 from benchmarks.http_client import HttpConnection
+from benchmarks.job_stages import job_stages
 from benchmarks.loadgen import Request, closed_loop, timed
 from benchmarks.meter import Meter, Reading
 from benchmarks.progress import Progress
@@ -83,6 +85,8 @@ class BulkResult:
     elapsed_s: float
     series_per_s: float
     reading: Reading
+    stages_s: dict[str, float] = field(default_factory=dict)
+    """The product path's stages (hybrid only), see ``benchmarks.job_stages``."""
 
 
 @dataclass
@@ -175,11 +179,13 @@ class Runner:
         meter = self._meter(spec)
         self.progress.note(f"{spec.name}: one bulk of {len(series)} series")
         await meter.start()
+        stages: dict[str, float] = {}
         if spec.name == "hybrid":
             async with HttpConnection(self.api_host, self.api_port) as connection:
-                elapsed_s = await timed(
-                    lambda: bulk_job(connection, self.inputs.model, self.inputs.version, series)
-                )
+                started = time.perf_counter()
+                timing = await bulk_job(connection, self.inputs.model, self.inputs.version, series)
+                elapsed_s = time.perf_counter() - started
+            stages = await asyncio.to_thread(job_stages, self.stack.database_url, timing)
         else:
             elapsed_s = await timed(
                 lambda: bulk_triton(
@@ -192,4 +198,4 @@ class Runner:
                 )
             )
         reading = await meter.stop()
-        return BulkResult(spec.name, len(series), elapsed_s, len(series) / elapsed_s, reading)
+        return BulkResult(spec.name, len(series), elapsed_s, len(series) / elapsed_s, reading, stages)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,15 +106,30 @@ def triton_user(client: AsyncTritonClient, model: str, inputs: Inputs) -> Reques
     return send
 
 
+@dataclass(frozen=True)
+class BulkJobTiming:
+    """Client-side marks of a bulk job: its id, the submission time and when its result was in hand."""
+
+    job_id: str
+    submit_s: float
+    answered_at_unix_s: float
+
+
 async def bulk_job(
     connection: HttpConnection, model: str, version: str, series: Sequence[list[float]]
-) -> None:
-    """One job holding every series, submitted and long-polled to its result."""
+) -> BulkJobTiming:
+    """One job holding every series, submitted and long-polled to its result (parsed)."""
     body = json.dumps({"model": model, "version": version, "series": list(series)}).encode()
-    view = await run_job(connection, body)
+    started = time.perf_counter()
+    status, payload = await connection.request("POST", "/v1/jobs", body)
+    _expect(status, 202, payload)
+    submit_s = time.perf_counter() - started
+    job_id = str(json.loads(payload)["job_id"])
+    view = await wait_job(connection, job_id)
     forecasts = view.get("forecasts")
     if not isinstance(forecasts, list) or len(forecasts) != len(series):
         raise RequestFailed("the bulk job's view lacks its forecasts")
+    return BulkJobTiming(job_id, submit_s, time.time())
 
 
 async def bulk_triton(

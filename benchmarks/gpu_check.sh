@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# GPU check of the serving paths: raw Triton with and without dynamic batching (c = 1, 16, 64),
+# one hybrid point (c = 64) and the 10,000-series bulk runs, in under 8 minutes on a GPU machine.
+#
+# The pip tritonserver has only the Python backend (no pytorch_libtorch), so the model still runs
+# in local_stack/python_model.py, moved to CUDA (`device: cuda` in the benchmark's derived config)
+# when the venv's torch sees a GPU. Without one (or with a CPU-only torch) it runs, slowly, on CPU.
+#
+# Usage: benchmarks/gpu_check.sh [extra `hybrid-inference bench` options]
+#   env: VENV (default .venv), OUT (default benchmarks/results/gpu), DEVICE (cuda|cpu, auto by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+OUT=${OUT:-benchmarks/results/gpu}
+if [ -z "${DEVICE:-}" ]; then
+  if "$VENV/bin/python" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    DEVICE=cuda
+  else
+    DEVICE=cpu
+    echo "gpu_check: torch sees no GPU here; running on CPU (slow, for checking the script)" >&2
+  fi
+fi
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >&2 || true
+
+# 470 s for the run leaves time to spare under 8 minutes, start and stop included.
+exec timeout 470 "$VENV/bin/hybrid-inference" bench \
+  --device "$DEVICE" \
+  --configs triton,triton-nobatch,hybrid@64 \
+  --concurrency 1,16,64 \
+  --duration-s 15 --warmup-s 3 \
+  --bulk-series 10000 \
+  --out "$OUT" "$@"
