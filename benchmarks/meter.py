@@ -49,7 +49,7 @@ class Meter:
     metrics_url: str | None
     triton_model: str | None
     database_name: str | None = None
-    _cpu: dict[str, float] = field(default_factory=dict)
+    _cpu: dict[str, dict[int, float]] = field(default_factory=dict)
     _metrics: dict[Sample, float] = field(default_factory=dict)
 
     def _members(self, table: Mapping[int, procstats.ProcStat]) -> dict[str, set[int]]:
@@ -58,13 +58,14 @@ class Meter:
             members[DATABASE] = set(procstats.with_cmdline(f" {self.database_name} ", table))
         return members
 
-    def _cpu_now(self) -> dict[str, float]:
+    def _cpu_now(self) -> dict[str, dict[int, float]]:
         table = procstats.process_table()
-        cpu = {kind: procstats.cpu_seconds(pids, table) for kind, pids in self._members(table).items()}
-        cpu[LOADGEN] = time.process_time()
-        # Kinds may overlap (the loadgen's own process is the parent of the others), so "other"
-        # is computed from the per-kind trees, which never include this process.
-        cpu[OTHER] = procstats.machine_busy_seconds()
+        cpu = {
+            kind: {pid: procstats.cpu_seconds([pid], table) for pid in pids}
+            for kind, pids in self._members(table).items()
+        }
+        cpu[LOADGEN] = {0: time.process_time()}
+        cpu[OTHER] = {0: procstats.machine_busy_seconds()}
         return cpu
 
     async def start(self) -> None:
@@ -81,9 +82,14 @@ class Meter:
         table = procstats.process_table()
         rss = {kind: procstats.peak_rss_mib(pids) for kind, pids in self._members(table).items()}
         rss[LOADGEN] = procstats.peak_rss_mib([os.getpid()])
-        used = {kind: cpu[kind] - self._cpu[kind] for kind in cpu if kind in self._cpu}
-        if OTHER in used:
-            used[OTHER] = max(0.0, used[OTHER] - sum(v for k, v in used.items() if k != OTHER))
+        # Per process: a process that started in the window counts whole, one that exited in it
+        # (a PostgreSQL backend closing) is lost rather than turning the difference negative.
+        used = {
+            kind: sum(ticks - self._cpu.get(kind, {}).get(pid, 0.0) for pid, ticks in pids.items())
+            for kind, pids in cpu.items()
+        }
+        # The kinds never include this process, so the machine's rest is "other".
+        used[OTHER] = max(0.0, used[OTHER] - sum(v for k, v in used.items() if k != OTHER))
         return Reading(
             cpu_s=used,
             peak_rss_mib=rss,

@@ -147,13 +147,14 @@ def markdown(outcome: Outcome) -> str:
     if outcome.bulk:
         lines += [
             "",
-            "| bulk | series | seconds | series/s | Triton avg batch |",
-            "|---|---:|---:|---:|---:|",
+            "| bulk | series | seconds | series/s | Triton avg batch | stages (s) |",
+            "|---|---:|---:|---:|---:|---|",
         ]
         for b in outcome.bulk:
+            stages = ", ".join(f"{k.removesuffix('_s')} {v:.2f}" for k, v in b.stages_s.items()) or "-"
             lines.append(
                 f"| {b.config} | {b.series} | {_fmt(b.elapsed_s, 2)} | {_fmt(b.series_per_s, 0)} "
-                f"| {_fmt(b.reading.triton_avg_batch, 2)} |"
+                f"| {_fmt(b.reading.triton_avg_batch, 2)} | {stages} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -18,6 +18,7 @@ from benchmarks.progress import Progress
 from benchmarks.stats import RunSummary, summarize
 from benchmarks.workloads import (
     Inputs,
+    bulk_body,
     bulk_job,
     bulk_rows,
     bulk_triton,
@@ -178,15 +179,17 @@ class Runner:
         series, rows = bulk_rows(self.inputs, self.plan.bulk_series)
         meter = self._meter(spec)
         self.progress.note(f"{spec.name}: one bulk of {len(series)} series")
-        await meter.start()
-        stages: dict[str, float] = {}
         if spec.name == "hybrid":
+            body = bulk_body(self.inputs.model, self.inputs.version, series)
             async with HttpConnection(self.api_host, self.api_port) as connection:
+                await meter.start()
                 started = time.perf_counter()
-                timing = await bulk_job(connection, self.inputs.model, self.inputs.version, series)
+                timing = await bulk_job(connection, body, len(series))
                 elapsed_s = time.perf_counter() - started
+                reading = await meter.stop()
             stages = await asyncio.to_thread(job_stages, self.stack.database_url, timing)
         else:
+            await meter.start()
             elapsed_s = await timed(
                 lambda: bulk_triton(
                     triton,
@@ -197,5 +200,6 @@ class Runner:
                     concurrency=self.plan.bulk_concurrency,
                 )
             )
-        reading = await meter.stop()
+            reading = await meter.stop()
+            stages = {}
         return BulkResult(spec.name, len(series), elapsed_s, len(series) / elapsed_s, reading, stages)

@@ -115,11 +115,13 @@ class BulkJobTiming:
     answered_at_unix_s: float
 
 
-async def bulk_job(
-    connection: HttpConnection, model: str, version: str, series: Sequence[list[float]]
-) -> BulkJobTiming:
-    """One job holding every series, submitted and long-polled to its result (parsed)."""
-    body = json.dumps({"model": model, "version": version, "series": list(series)}).encode()
+def bulk_body(model: str, version: str, series: Sequence[list[float]]) -> bytes:
+    """The JSON body of one job holding every series (encoded before the clock starts)."""
+    return json.dumps({"model": model, "version": version, "series": list(series)}).encode()
+
+
+async def bulk_job(connection: HttpConnection, body: bytes, count: int) -> BulkJobTiming:
+    """Submit one job of ``count`` series and long-poll it to its (parsed) result."""
     started = time.perf_counter()
     status, payload = await connection.request("POST", "/v1/jobs", body)
     _expect(status, 202, payload)
@@ -127,7 +129,7 @@ async def bulk_job(
     job_id = str(json.loads(payload)["job_id"])
     view = await wait_job(connection, job_id)
     forecasts = view.get("forecasts")
-    if not isinstance(forecasts, list) or len(forecasts) != len(series):
+    if not isinstance(forecasts, list) or len(forecasts) != count:
         raise RequestFailed("the bulk job's view lacks its forecasts")
     return BulkJobTiming(job_id, submit_s, time.time())
 
