@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -70,15 +71,24 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         num_threads=args.num_threads,
     )
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    def serve() -> str:
         started = time.monotonic()
         with stack:
             _print_ready(stack, time.monotonic() - started)
             code = stack.wait()
-        print(
-            f"tritonserver exited on its own with code {code}; log: {stack.triton.log_path}", file=sys.stderr
-        )
+        return f"tritonserver exited on its own with code {code}; log: {stack.triton.log_path}"
+
+    return _in_foreground(serve)
+
+
+def _in_foreground(serve: Callable[[], str]) -> int:
+    """Run ``serve`` until Ctrl-C or SIGTERM (exit 0) or until a component exits by itself (exit 1).
+
+    ``serve`` returns the message saying which component exited.
+    """
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(serve(), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
@@ -133,24 +143,16 @@ def run_up(args: argparse.Namespace) -> int:
     """Start the platform, serve one example forecast, print how to call it, run until stopped."""
     settings = get_settings()
     stack = PlatformStack(settings, workers=args.workers, worker_concurrency=args.worker_concurrency)
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+
+    def serve() -> str:
         started = time.monotonic()
         with stack:
             print(f"platform ready in {time.monotonic() - started:.1f} s; logs in {stack.logs_dir}")
             _print_platform_example(stack)
             name, code = stack.wait()
-        print(f"{name} exited on its own with code {code}; logs in {stack.logs_dir}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
-        return 0
-    except LocalStackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        return f"{name} exited on its own with code {code}; logs in {stack.logs_dir}"
+
+    return _in_foreground(serve)
 
 
 def _print_platform_example(stack: PlatformStack) -> None:

@@ -9,13 +9,11 @@ dependency order, each gated on its own readiness, and stop in reverse order.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,6 +22,7 @@ import httpx
 from event_bus import ensure_topic
 from hybrid_core.settings import Settings
 from local_stack.errors import LocalStackError
+from local_stack.lifecycle import Service
 from local_stack.processes import ManagedProcess, cli_argv
 from local_stack.prometheus import PrometheusServer, prometheus_binary, scrape_config
 from local_stack.redis_server import RedisServer, redis_reachable
@@ -44,7 +43,7 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 @dataclass
-class PlatformStack:
+class PlatformStack(Service):
     """Start, watch and stop every component of the local platform."""
 
     settings: Settings
@@ -175,19 +174,7 @@ class PlatformStack:
         if self._redis is not None:
             self._redis.stop()
 
-    def __enter__(self) -> PlatformStack:
-        try:
-            self.start()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.stop()
-            raise
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def example_series(window: int) -> list[float]:

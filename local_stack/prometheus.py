@@ -7,12 +7,12 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from local_stack.errors import LocalStackError
+from local_stack.lifecycle import Service
 from local_stack.waiting import wait_until
 
 
@@ -34,7 +34,7 @@ def scrape_config(targets: Mapping[str, Sequence[str]], *, interval_s: float = 5
     return json.dumps(config, indent=2)
 
 
-class PrometheusServer:
+class PrometheusServer(Service):
     """``prometheus`` on 127.0.0.1:``port`` with its data under ``workdir``."""
 
     def __init__(self, config: str, port: int, workdir: Path, *, start_timeout_s: float = 30.0) -> None:
@@ -86,11 +86,4 @@ class PrometheusServer:
             self._process.terminate()
             self._process.wait(timeout=15)
 
-    def __enter__(self) -> PrometheusServer:
-        self.start()
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from types import TracebackType
 
 import redis
 
 from local_stack.errors import LocalStackError
+from local_stack.lifecycle import Service
 from local_stack.waiting import wait_until
 
 
@@ -24,7 +24,7 @@ def redis_reachable(url: str, timeout_s: float = 1.0) -> bool:
         client.close()
 
 
-class RedisServer:
+class RedisServer(Service):
     """``redis-server`` bound to 127.0.0.1 on ``port``, keeping nothing on disk."""
 
     def __init__(self, port: int, workdir: Path, *, start_timeout_s: float = 15.0) -> None:
@@ -52,11 +52,4 @@ class RedisServer:
             self._process.terminate()
             self._process.wait(timeout=10)
 
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 from hybrid_core.settings import Settings
 from local_stack.derive import DEFAULT_NUM_THREADS, DerivedModel, derive_repository, derived_repository_dir
+from local_stack.lifecycle import Service
 from local_stack.triton_server import LocalTritonServer, TritonPorts
 
 
-class LocalStack:
+class LocalStack(Service):
     """Derive the repository, start every component, stop them in reverse order."""
 
     def __init__(
@@ -62,11 +62,4 @@ class LocalStack:
             if not self.triton.is_running:
                 return 0
 
-    def __enter__(self) -> LocalStack:
-        self.start()
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

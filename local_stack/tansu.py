@@ -20,12 +20,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from local_stack.errors import LocalStackError
+from local_stack.lifecycle import Service
 
 HOST = "127.0.0.1"
 DEFAULT_START_TIMEOUT_S = 30.0
@@ -54,7 +54,7 @@ def find_tansu_binary() -> Path:
     )
 
 
-class TansuBroker:
+class TansuBroker(Service):
     """Runs ``tansu broker`` on 127.0.0.1 with in-memory storage, as a context manager.
 
     The port is fixed when the object is made, so :meth:`stop` then :meth:`start` brings the broker
@@ -142,14 +142,7 @@ class TansuBroker:
         except OSError:
             return ""
 
-    def __enter__(self) -> TansuBroker:
-        self.start()
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self._start_timeout_s

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
@@ -21,6 +20,7 @@ from hybrid_core.settings import Settings
 from hybrid_core.version_params import repository_models
 from local_stack.errors import TritonStartError
 from local_stack.installation import TritonInstallation, find_installation, prepare_backend_directory
+from local_stack.lifecycle import Service
 
 POLL_INTERVAL_S = 0.1
 """Pause between two readiness probes (a wait on the process, so an early exit ends it)."""
@@ -65,7 +65,7 @@ class TritonPorts:
         return cls(*ports)
 
 
-class LocalTritonServer:
+class LocalTritonServer(Service):
     """tritonserver over a Python-backend repository, in explicit model-control mode.
 
     ``start()`` returns once the server and every model are ready, or raises
@@ -222,14 +222,7 @@ class LocalTritonServer:
                 ready.setdefault(entry.name, []).append(entry.version)
         return {name: sorted(versions, key=int) for name, versions in sorted(ready.items())}
 
-    def __enter__(self) -> LocalTritonServer:
-        self.start()
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _wait_until_ready(self, deadline: float) -> None:
         process = self._process

@@ -9,12 +9,15 @@ from fastapi import FastAPI
 
 from hybrid_core.queueing import JOBS_QUEUE
 from hybrid_core.settings import Settings, get_settings
+from operation_server.background import PeriodicTask
 from operation_server.body_limit import BodySizeLimit
+from operation_server.catalog import READY_REFRESH_INTERVAL_S
 from operation_server.errors import install_error_handlers
 from operation_server.metrics import QUEUE_DEPTH, HttpMetrics, metrics_endpoint
+from operation_server.rollout.service import LOOP_INTERVAL_S as ROLLOUT_INTERVAL_S
 from operation_server.routes import forecast, health, jobs, models, rollout
 from operation_server.state import build_state
-from operation_server.sweeper import SWEEP_INTERVAL_S, JobSweeper
+from operation_server.sweeper import SWEEP_INTERVAL_S, expire_stale_jobs
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,18 +29,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = build_state(settings)
         app.state.api = state
         QUEUE_DEPTH.set_function(lambda: float(state.redis.llen(JOBS_QUEUE)))
-        state.catalog.start()
+        sweep_interval_s = min(SWEEP_INTERVAL_S, max(0.5, settings.job_timeout_s / 4))
+        upkeep = [
+            PeriodicTask("triton readiness refresh", state.catalog.refresh, READY_REFRESH_INTERVAL_S),
+            PeriodicTask("rollout upkeep", state.rollout.tick, ROLLOUT_INTERVAL_S),
+            PeriodicTask("job sweeper", lambda: expire_stale_jobs(state), sweep_interval_s),
+        ]
+        for task in upkeep:
+            task.start()
         state.waiter.start()
-        state.rollout.start()
-        sweeper = JobSweeper(state, interval_s=min(SWEEP_INTERVAL_S, max(0.5, settings.job_timeout_s / 4)))
-        sweeper.start()
         try:
             yield
         finally:
-            await sweeper.stop()
-            await state.rollout.stop()
             await state.waiter.stop()
-            await state.catalog.stop()
+            for task in reversed(upkeep):
+                await task.stop()
             await state.aioredis.aclose()
             await state.triton_aio.close()
             state.close()

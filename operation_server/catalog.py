@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -39,7 +37,6 @@ class ModelCatalog:
         self.repository = repository
         self.triton = triton
         self.ready = ReadySnapshot()
-        self._task: asyncio.Task[None] | None = None
 
     def models(self) -> list[str]:
         return repository_models(self.repository)
@@ -80,18 +77,3 @@ class ModelCatalog:
             if entry.state == "READY":
                 versions.setdefault(entry.name, set()).add(entry.version)
         self.ready = ReadySnapshot(versions=versions, reachable=True, refreshed_at=time.monotonic())
-
-    async def run_refresher(self, interval_s: float = READY_REFRESH_INTERVAL_S) -> None:
-        """Refresh readiness forever (cancel to stop)."""
-        while True:
-            await asyncio.to_thread(self.refresh)
-            await asyncio.sleep(interval_s)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run_refresher())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

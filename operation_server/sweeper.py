@@ -7,8 +7,6 @@ At-least-once delivery and retries finish almost every job; this sweeper fails t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -39,29 +37,3 @@ def expire_stale_jobs(state: ApiState) -> int:
     if expired:
         logger.warning("expired %d jobs older than %g s", expired, timeout_s)
     return expired
-
-
-class JobSweeper:
-    """Runs :func:`expire_stale_jobs` periodically in the API's event loop."""
-
-    def __init__(self, state: ApiState, interval_s: float = SWEEP_INTERVAL_S) -> None:
-        self.state = state
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(expire_stale_jobs, self.state)
-            except Exception:
-                logger.exception("job sweep failed; trying again later")
-            await asyncio.sleep(self.interval_s)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

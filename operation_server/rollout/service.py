@@ -3,8 +3,6 @@ that keeps Triton in line with the policies and rolls back canaries that trip a 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -39,7 +37,6 @@ class RolloutService:
         self.catalog = catalog
         self._cache: dict[str, tuple[float, RolloutPolicy | None]] = {}
         self._lock = threading.Lock()
-        self._task: asyncio.Task[None] | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -222,17 +219,3 @@ class RolloutService:
                 self.reconcile(policy.model)
             except HybridError as exc:
                 logger.warning("rollout upkeep of %s: %s", policy.model, exc.message)
-
-    async def run(self, interval_s: float = LOOP_INTERVAL_S) -> None:
-        while True:
-            await asyncio.to_thread(self.tick)
-            await asyncio.sleep(interval_s)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
