@@ -22,7 +22,7 @@ from benchmarks.progress import Progress
 from benchmarks.runner import BULK_CONFIGS, CONFIG_NAMES, Plan, Runner
 from benchmarks.workloads import build_inputs
 from hybrid_core.settings import PROJECT_ROOT, get_settings
-from hybrid_core.version_params import repository_versions
+from hybrid_core.version_params import load_version_params, repository_versions
 
 DEFAULT_MODEL = "lstm_timeseries"
 DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "results"
@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.model} has no version in {settings.model_repository}", file=sys.stderr)
         return 2
     version = args.version or versions[-1]
+    params = load_version_params(settings.model_repository, args.model, version)
     plan = Plan(
         points=parse_configs(args.configs, parse_concurrency(args.concurrency)),
         duration_s=args.duration_s or timing.duration_s,
@@ -130,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         if args.state_dir is None:
             shutil.rmtree(state_dir, ignore_errors=True)
     options = {**asdict(plan), **asdict(stack_options), "canonical": str(stack_options.canonical)}
+    options.update(window=params.window, horizon=params.horizon)
     options["state_dir"] = str(stack_options.state_dir)
     command = "hybrid-inference bench " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else [])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -137,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
     (args.out / report.JSON_NAME).write_text(json.dumps(document, indent=2) + "\n")
     table = report.markdown(outcome)
     (args.out / report.MARKDOWN_NAME).write_text(table)
-    report.plot(outcome, args.out / report.PLOT_NAME)
+    subtitle = f"{args.model} v{version} (window {params.window}, horizon {params.horizon})"
+    report.plot(outcome, args.out / report.PLOT_NAME, subtitle)
     print(table)
     print(f"results in {args.out}", file=sys.stderr)
     print(json.dumps(report.summary(outcome)))

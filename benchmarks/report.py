@@ -43,7 +43,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "cpu_model": model,
         "memory_gib": round(memory_gib, 1),
-        "accelerator": "none (CPU only)" if not Path("/dev/nvidia0").exists() else "NVIDIA GPU present",
+        "accelerator": "CPU only" if not Path("/dev/nvidia0").exists() else "NVIDIA GPU present",
         "python": platform.python_version(),
         "kernel": platform.release(),
     }
@@ -159,7 +159,7 @@ def markdown(outcome: Outcome) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(outcome: Outcome, path: Path) -> None:
+def plot(outcome: Outcome, path: Path, subtitle: str = "") -> None:
     """Latency percentiles and throughput per configuration against concurrency."""
     import matplotlib
 
@@ -175,8 +175,10 @@ def plot(outcome: Outcome, path: Path) -> None:
         p99 = [p.summary.p99_ms for p in points]
         latency.plot(xs, p99, marker="x", linestyle="--", color=line.get_color(), label=f"{config} p99")
         throughput.plot(xs, [p.summary.rps for p in points], marker="o", color=line.get_color(), label=config)
+    levels = sorted({p.concurrency for p in outcome.points})
     for axis in (latency, throughput):
         axis.set_xscale("log", base=2)
+        axis.set_xticks(levels, [str(level) for level in levels])
         axis.set_xlabel("closed-loop concurrency")
         axis.grid(True, which="both", alpha=0.3)
     latency.set_yscale("log")
@@ -187,7 +189,7 @@ def plot(outcome: Outcome, path: Path) -> None:
     throughput.set_title("Throughput")
     throughput.legend(fontsize=8)
     info = machine()
-    figure.suptitle(f"{info['cpus']} cores, {info['accelerator']}")
+    figure.suptitle(f"{info['cpus']} cores, {info['accelerator']}" + (f" - {subtitle}" if subtitle else ""))
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
