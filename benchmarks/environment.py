@@ -21,6 +21,7 @@ import redis
 from benchmarks.baseline_worker import PRELOAD_ENV
 from benchmarks.database import DatabaseChoice, bench_database
 from benchmarks.triton_repo import BenchRepository, build_repository
+from local_stack.lifecycle import Service
 from local_stack.processes import ManagedProcess, cli_argv
 from local_stack.redis_server import RedisServer
 from local_stack.triton_server import LocalTritonServer, TritonPorts, find_free_port
@@ -45,7 +46,7 @@ class StackOptions:
     baseline_processes: int = os.cpu_count() or 1
 
 
-class BenchStack:
+class BenchStack(Service):
     """Start with ``with BenchStack(options) as stack:``; ``start_worker`` swaps worker kinds."""
 
     def __init__(self, options: StackOptions) -> None:
@@ -195,14 +196,3 @@ class BenchStack:
         """Stop everything in reverse order of start; safe to call twice."""
         self.stop_worker()
         self._exit.close()
-
-    def __enter__(self) -> BenchStack:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
