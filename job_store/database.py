@@ -12,8 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
+
+    ``pool_size`` should cover the threads that use the engine at once: a smaller pool opens and
+    closes a connection (a PostgreSQL backend process) for every checkout past it.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -29,7 +33,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -23,6 +23,14 @@ ACTIVE_STATUSES = ("queued", "running")
 
 
 @dataclass(frozen=True)
+class StartedJob:
+    """A job a worker just took, with its series."""
+
+    job: Job
+    series: list[list[float | None]]
+
+
+@dataclass(frozen=True)
 class NewJob:
     """What the API records when it accepts a job."""
 
@@ -80,12 +88,6 @@ class JobStore:
         with self._sessions() as session:
             return session.get(Job, job_id)
 
-    def get_input(self, job_id: str) -> list[list[float | None]] | None:
-        """The job's series as accepted, or None."""
-        with self._sessions() as session:
-            row = session.get(JobInput, job_id)
-            return None if row is None else row.series
-
     def get_result(self, job_id: str) -> JobResult | None:
         """The job's result row, or None."""
         with self._sessions() as session:
@@ -93,6 +95,11 @@ class JobStore:
 
     def mark_running(self, job_id: str) -> Job | None:
         """Move an active job to ``running`` and count the attempt; None if it already finished."""
+        started = self.start(job_id)
+        return None if started is None else started.job
+
+    def start(self, job_id: str) -> StartedJob | None:
+        """``mark_running`` and the job's series, in one transaction; None if it already finished."""
         with self._sessions.begin() as session:
             session.execute(
                 update(Job)
@@ -102,7 +109,8 @@ class JobStore:
             job = session.get(Job, job_id)
             if job is None or job.status != "running":
                 return None
-            return job
+            inputs = session.get(JobInput, job_id)
+            return StartedJob(job=job, series=[] if inputs is None else inputs.series)
 
     def record_success(
         self,
@@ -114,10 +122,10 @@ class JobStore:
         worker: str,
         event: JobEvent | None,
         topic: str | None,
-    ) -> bool:
-        """Store the result, finish the job and queue its event atomically.
+    ) -> Job | None:
+        """Store the result, finish the job and queue its event atomically; return the finished job.
 
-        Returns False (and changes nothing) when the job already has a result.
+        Returns None (and changes nothing) when the job already has a result.
         """
         with self._sessions.begin() as session:
             written = _insert_ignoring_duplicates(
@@ -133,14 +141,14 @@ class JobStore:
                 },
             )
             if not written:
-                return False
+                return None
             session.execute(
                 update(Job)
                 .where(Job.id == job_id)
                 .values(status="succeeded", finished_at=utcnow(), error_code=None, error_message=None)
             )
             self._queue_event(session, event, topic)
-        return True
+            return session.get(Job, job_id)
 
     def record_failure(
         self, job_id: str, *, code: str, message: str, event: JobEvent | None, topic: str | None

@@ -19,6 +19,8 @@ from triton_client import TritonClient
 logger = logging.getLogger(__name__)
 
 READY_REFRESH_INTERVAL_S = 0.5
+LISTING_TTL_S = 1.0
+"""A version folder added to the repository is seen within this long."""
 
 
 @dataclass
@@ -37,13 +39,21 @@ class ModelCatalog:
         self.repository = repository
         self.triton = triton
         self.ready = ReadySnapshot()
+        self._listings: dict[str, tuple[float, list[str]]] = {}
 
     def models(self) -> list[str]:
         return repository_models(self.repository)
 
     def versions(self, model: str) -> list[str]:
-        """Repository versions of ``model``; ModelNotFound if it has none."""
-        versions = repository_versions(self.repository, model)
+        """Repository versions of ``model`` (a listing at most LISTING_TTL_S old); ModelNotFound if none."""
+        now = time.monotonic()
+        cached = self._listings.get(model)
+        if cached is not None and now - cached[0] < LISTING_TTL_S:
+            versions = cached[1]
+        else:
+            # Listing the folder on every request costs more than the rest of resolution.
+            versions = repository_versions(self.repository, model)
+            self._listings[model] = (now, versions)
         if not versions:
             raise ModelNotFound(f"model {model!r} is not in the repository", field="model")
         return versions

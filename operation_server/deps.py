@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from operation_server.state import ApiState
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
+    # async: FastAPI would otherwise run this trivial lookup in a worker thread on every request.
     state: ApiState = request.app.state.api
     return state
 

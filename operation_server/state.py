@@ -43,12 +43,16 @@ class ApiState:
         self.engine.dispose()
 
 
+API_DB_POOL_SIZE = 40
+
+
 def build_state(settings: Settings) -> ApiState:
     """Connect to the database (migrating it), Redis, Triton and the Celery broker.
 
     Call it in the running event loop that serves requests: the aio Triton channel binds to it.
     """
-    engine = make_engine(settings.resolved_database_url)
+    # Sync routes run in AnyIO's thread pool (40 threads) besides the upkeep tasks.
+    engine = make_engine(settings.resolved_database_url, pool_size=API_DB_POOL_SIZE)
     migrate(engine)
     sync_redis = redis.Redis.from_url(settings.redis_url)
     async_redis = aioredis.Redis.from_url(settings.redis_url)

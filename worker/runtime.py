@@ -65,7 +65,9 @@ class WorkerRuntime:
 
 def build_runtime(settings: Settings) -> WorkerRuntime:
     """Connect to the database (migrating it), Redis and Triton."""
-    engine = make_engine(settings.resolved_database_url)
+    # Every task thread, every bulk-inference thread and the outbox relay may hold a connection.
+    pool_size = settings.worker_concurrency + settings.worker_infer_threads + 2
+    engine = make_engine(settings.resolved_database_url, pool_size=pool_size)
     migrate(engine)
     sessions = make_session_factory(engine)
     relay = None

@@ -31,14 +31,12 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
 
     A job that already finished (a redelivered message) is left untouched.
     """
-    job = runtime.store.mark_running(job_id)
-    if job is None:
+    started = runtime.store.start(job_id)
+    if started is None:
         logger.info("job %s already finished or unknown; nothing to do", job_id)
         return
+    job, series = started.job, started.series
     runtime.hot.put(job_view(job))
-    series = runtime.store.get_input(job_id)
-    if series is None:
-        raise HybridError(f"job {job_id} has no recorded input")
     params = runtime.params(job.model, job.version)
 
     def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
@@ -58,7 +56,7 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
         timings["queue_wait_s"] = max(0.0, (job.started_at - job.created_at).total_seconds())
     event = job_event(job, timings_s=timings, forecasts=forecasts)
     persist_started = time.perf_counter()
-    written = runtime.store.record_success(
+    finished = runtime.store.record_success(
         job_id,
         version=outcome.version,
         forecasts=forecasts,
@@ -68,11 +66,11 @@ def process_job(runtime: WorkerRuntime, job_id: str) -> None:
         topic=_event_topic(runtime),
     )
     timings["persist_s"] = time.perf_counter() - persist_started
-    if not written:
+    if finished is None:
         return
     publish_started = time.perf_counter()
     runtime.job_finished()
-    _publish_view(runtime, job_id, forecasts, params.residuals.interval_level)
+    _publish_view(runtime, finished, forecasts, params.residuals.interval_level)
     timings["publish_s"] = time.perf_counter() - publish_started
     _observe_success(job, timings)
     if job.shadow_version:
@@ -147,18 +145,17 @@ def fail_job(runtime: WorkerRuntime, job_id: str, error: HybridError) -> None:
         job_id, code=error.code, message=error.message, event=event, topic=_event_topic(runtime)
     ):
         runtime.job_finished()
-        _publish_view(runtime, job_id, None, None)
+        failed = runtime.store.get(job_id)
+        if failed is not None:
+            _publish_view(runtime, failed, None, None)
         metrics.JOBS_FINISHED.labels(job.model, job.version, job.arm, "failed").inc()
         metrics.JOB_FAILURES.labels(error.code).inc()
 
 
 def _publish_view(
-    runtime: WorkerRuntime, job_id: str, forecasts: list[dict[str, list[float]]] | None, level: float | None
+    runtime: WorkerRuntime, job: Job, forecasts: list[dict[str, list[float]]] | None, level: float | None
 ) -> None:
-    job: Job | None = runtime.store.get(job_id)
-    if job is None:
-        return
     try:
         runtime.hot.put(job_view(job, forecasts=forecasts, interval_level=level))
     except Exception:  # the database already holds the truth; a cold cache only slows polling
-        logger.exception("could not cache the view of job %s in Redis", job_id)
+        logger.exception("could not cache the view of job %s in Redis", job.id)

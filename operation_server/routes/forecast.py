@@ -11,12 +11,12 @@ import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
 from hybrid_core.errors import InvalidInput
 from hybrid_core.schemas import Arm, ForecastOut, ForecastRequest
-from operation_server.state import ApiState
+from operation_server.deps import StateDep
 from operation_server.sync_forecast import record_forecast, run_forecast
 from operation_server.validation import validate_request
 from operation_server.versions import resolve_request
@@ -42,17 +42,11 @@ class SyncForecastOut(BaseModel):
     job_id: str | None = None
 
 
-async def _state(request: Request) -> ApiState:
-    # async on purpose: FastAPI runs a sync dependency in its thread pool, a hop per request.
-    state: ApiState = request.app.state.api
-    return state
-
-
 @router.post("/{model}/forecast", response_model=SyncForecastOut)
 async def forecast_now(
     model: str,
     body: ForecastRequest,
-    state: Annotated[ApiState, Depends(_state)],
+    state: StateDep,
     record: Annotated[bool, Query(description="Also store it as a finished job.")] = False,
 ) -> Response:
     """Forecast ``body.series`` now; Triton failures answer 503/504 with Retry-After."""
