@@ -75,6 +75,11 @@ class JobView(BaseModel):
     finished_at: datetime | None = None
 
 
+EVENT_INLINE_MAX_SERIES = 100
+"""Events carry the forecasts of jobs up to this many series; larger results stay behind ``result_path``
+(a 10,000-series forecast is ~13 MB, far over Kafka's default 1 MB message limit)."""
+
+
 class JobEvent(BaseModel):
     """One Kafka event per finished job (key: job id)."""
 
@@ -87,7 +92,10 @@ class JobEvent(BaseModel):
     arm: Arm
     series_count: int
     timings_s: dict[str, float]
-    forecasts: list[ForecastOut] | None = None
+    result_path: str = Field(description="Where the API serves the job and its forecasts.")
+    forecasts: list[ForecastOut] | None = Field(
+        default=None, description=f"Inline for succeeded jobs of at most {EVENT_INLINE_MAX_SERIES} series."
+    )
     error: ErrorOut | None = None
     finished_at: datetime
 

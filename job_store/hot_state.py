@@ -16,6 +16,8 @@ DONE_CHANNEL = "hybrid:job-done"
 DEFAULT_TTL_S = 24 * 3600
 # Views larger than this (bulk jobs) are not cached: the API reads them from the database.
 MAX_CACHED_VIEW_BYTES = 1_000_000
+CACHED_FORECASTS_MAX_SERIES = 500
+"""Jobs with more series are cached without forecasts (not even built: a bulk view is megabytes)."""
 
 
 def job_key(job_id: str) -> str:

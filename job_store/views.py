@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any, cast
 
 from hybrid_core.errors import HybridError
-from hybrid_core.schemas import Arm, ErrorOut, ForecastOut, JobEvent, JobStatus, JobView
+from hybrid_core.schemas import (
+    EVENT_INLINE_MAX_SERIES,
+    Arm,
+    ErrorOut,
+    ForecastOut,
+    JobEvent,
+    JobStatus,
+    JobView,
+)
 from job_store.jobs import utcnow
 from job_store.models import Job, JobResult
 
@@ -47,7 +55,11 @@ def job_event(
     forecasts: list[dict[str, Any]] | None = None,
     error: HybridError | None = None,
 ) -> JobEvent:
-    """The Kafka event of a finished job: ``failed`` with ``error``, else ``succeeded``."""
+    """The Kafka event of a finished job: ``failed`` with ``error``, else ``succeeded``.
+
+    Forecasts travel inline only for small jobs; consumers of larger ones read ``result_path``.
+    """
+    inline = forecasts is not None and len(forecasts) <= EVENT_INLINE_MAX_SERIES
     return JobEvent(
         job_id=job.id,
         status="failed" if error is not None else "succeeded",
@@ -56,7 +68,8 @@ def job_event(
         arm=cast(Arm, job.arm),
         series_count=job.series_count,
         timings_s=timings_s or {},
-        forecasts=None if forecasts is None else [ForecastOut.model_validate(f) for f in forecasts],
+        result_path=f"/v1/jobs/{job.id}",
+        forecasts=[ForecastOut.model_validate(f) for f in forecasts] if forecasts and inline else None,
         error=None if error is None else ErrorOut(code=error.code, message=error.message),
         finished_at=utcnow(),
     )

@@ -13,6 +13,7 @@ from hybrid_core import metrics
 from hybrid_core.errors import HybridError
 from hybrid_core.forecasting import forecast
 from hybrid_core.processing import Forecast
+from job_store.hot_state import CACHED_FORECASTS_MAX_SERIES
 from job_store.jobs import utcnow
 from job_store.models import Job
 from job_store.views import job_event, job_view
@@ -155,6 +156,8 @@ def fail_job(runtime: WorkerRuntime, job_id: str, error: HybridError) -> None:
 def _publish_view(
     runtime: WorkerRuntime, job: Job, forecasts: list[dict[str, list[float]]] | None, level: float | None
 ) -> None:
+    if job.series_count > CACHED_FORECASTS_MAX_SERIES:
+        forecasts = None  # the API serves a bulk result from the database
     try:
         runtime.hot.put(job_view(job, forecasts=forecasts, interval_level=level))
     except Exception:  # the database already holds the truth; a cold cache only slows polling

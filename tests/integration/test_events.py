@@ -97,6 +97,7 @@ def finish_job(sessions: sessionmaker[Session], topic: str) -> JobEvent:
             "arm": "stable",
             "series_count": 1,
             "timings_s": timings,
+            "result_path": f"/v1/jobs/{job_id}",
             "forecasts": forecasts,
             "finished_at": datetime.now(UTC),
         }

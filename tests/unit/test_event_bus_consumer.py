@@ -17,6 +17,7 @@ def _event(**changes: object) -> JobEvent:
         arm="canary",
         series_count=3,
         timings_s={"total_s": 0.5, "infer_s": 0.25, "queue_s": 1.0, "preprocess_s": 0.125},
+        result_path="/v1/jobs/abc123",
         finished_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
     )
     return base.model_copy(update=changes)
