@@ -28,6 +28,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 MAX_WAIT_S = 60.0
 # Safety net under the pub/sub wake-up: re-read the job at least this often while waiting.
 WAIT_RECHECK_S = 1.0
+ANNOUNCED_RECHECK_S = 0.05
 
 
 @router.post("", status_code=202, response_model=JobAccepted)
@@ -103,8 +104,12 @@ async def get_job(
         while True:
             view = await read_job(state, job_id)
             remaining = deadline - loop.time()
-            if view.status in TERMINAL_STATUSES or remaining <= 0 or done.done():
+            if view.status in TERMINAL_STATUSES or remaining <= 0:
                 return view
+            if done.done():
+                # Announced but not yet readable as finished: never answer early, re-read shortly.
+                await asyncio.sleep(min(remaining, ANNOUNCED_RECHECK_S))
+                continue
             try:
                 await asyncio.wait_for(asyncio.shield(done), timeout=min(remaining, WAIT_RECHECK_S))
             except TimeoutError:
