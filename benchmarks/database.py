@@ -11,6 +11,8 @@ from typing import Literal
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from job_store.database import scratch_database
+
 DatabaseChoice = Literal["auto", "postgres", "sqlite"]
 LOCAL_POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres"
 
@@ -38,13 +40,5 @@ def bench_database(
         state_dir.mkdir(parents=True, exist_ok=True)
         yield f"sqlite:///{state_dir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
         return
-    name = f"hybrid_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(admin_url, "hybrid_bench") as url:
+        yield url

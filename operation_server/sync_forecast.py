@@ -22,7 +22,7 @@ from hybrid_core.errors import HybridError
 from hybrid_core.forecasting import ForecastOutcome, forecast_async
 from hybrid_core.schemas import ForecastRequest
 from hybrid_core.settings import Settings
-from job_store.jobs import JobStore, NewJob
+from job_store.jobs import JobStore
 from job_store.views import job_event
 from operation_server.versions import Resolution
 from triton_client import AsyncTritonClient, InferenceOutput
@@ -82,17 +82,7 @@ def record_forecast(
     """
     started = time.perf_counter()
     job_id = uuid.uuid4().hex
-    job = store.create(
-        NewJob(
-            job_id=job_id,
-            model=request.model,
-            version=resolution.version,
-            arm=resolution.arm,
-            routing_key=request.routing_key,
-            horizon=horizon,
-            series=request.series,
-        )
-    )
+    job = store.create(resolution.new_job(job_id, request, horizon, shadow=False))
     forecasts = [asdict(f) for f in outcome.forecasts]
     timings = dict(outcome.timings_s)
     store.record_success(

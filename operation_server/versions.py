@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from hybrid_core.errors import ServiceUnavailable, VersionNotLoaded
 from hybrid_core.schemas import Arm, ForecastRequest
 from hybrid_core.version_params import VersionParams
+from job_store.jobs import NewJob
 from operation_server.catalog import ModelCatalog
 from operation_server.rollout.policy import RolloutSpec, assign_arm, shadow_of, spec_of
 
@@ -23,6 +24,19 @@ class Resolution:
     arm: Arm
     params: VersionParams
     shadow_version: str | None = None
+
+    def new_job(self, job_id: str, request: ForecastRequest, horizon: int, *, shadow: bool = True) -> NewJob:
+        """The job record of ``request`` resolved this way (``shadow=False``: no canary mirror)."""
+        return NewJob(
+            job_id=job_id,
+            model=request.model,
+            version=self.version,
+            arm=self.arm,
+            routing_key=request.routing_key,
+            horizon=horizon,
+            series=request.series,
+            shadow_version=self.shadow_version if shadow else None,
+        )
 
 
 def resolve_version(

@@ -14,7 +14,6 @@ from hybrid_core.errors import JobNotFound, ServiceUnavailable
 from hybrid_core.queueing import RUN_JOB_TASK
 from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobView
 from job_store.hot_state import job_key
-from job_store.jobs import NewJob
 from job_store.views import job_view
 from operation_server.deps import StateDep
 from operation_server.metrics import JOBS_SUBMITTED
@@ -37,18 +36,7 @@ def submit_job(body: ForecastRequest, state: StateDep) -> JobAccepted:
     resolution = resolve_request(state, body)
     horizon = validate_request(body, resolution.params, state.settings)
     job_id = uuid.uuid4().hex
-    state.store.create(
-        NewJob(
-            job_id=job_id,
-            model=body.model,
-            version=resolution.version,
-            arm=resolution.arm,
-            routing_key=body.routing_key,
-            horizon=horizon,
-            series=body.series,
-            shadow_version=resolution.shadow_version,
-        )
-    )
+    state.store.create(resolution.new_job(job_id, body, horizon))
     try:
         state.celery.send_task(RUN_JOB_TASK, args=[job_id], retry=True, retry_policy={"max_retries": 2})
     except (BrokerError, OSError) as exc:

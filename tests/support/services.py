@@ -10,12 +10,10 @@ import contextlib
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
+from job_store.database import scratch_database
 from local_stack.redis_server import RedisServer
 from local_stack.triton_server import find_free_port
 
@@ -41,16 +39,8 @@ def postgres_database() -> Iterator[str]:
         with PostgresContainer("postgres:16-alpine", driver="psycopg") as container:
             yield container.get_connection_url()
         return
-    name = f"hybrid_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(LOCAL_POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield LOCAL_POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(LOCAL_POSTGRES_ADMIN_URL, "hybrid_test") as url:
+        yield url
 
 
 @contextlib.contextmanager
