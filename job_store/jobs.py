@@ -152,8 +152,11 @@ class JobStore:
 
     def record_failure(
         self, job_id: str, *, code: str, message: str, event: JobEvent | None, topic: str | None
-    ) -> bool:
-        """Fail an active job with its reason and queue its event; False if it had already finished."""
+    ) -> Job | None:
+        """Fail an active job with its reason and queue its event; return the failed job.
+
+        Returns None (and changes nothing) when the job had already finished.
+        """
         with self._sessions.begin() as session:
             result = session.execute(
                 update(Job)
@@ -161,9 +164,9 @@ class JobStore:
                 .values(status="failed", finished_at=utcnow(), error_code=code, error_message=message)
             )
             if not getattr(result, "rowcount", 0):
-                return False
+                return None
             self._queue_event(session, event, topic)
-        return True
+            return session.get(Job, job_id)
 
     @staticmethod
     def _queue_event(session: Session, event: JobEvent | None, topic: str | None) -> None:

@@ -27,13 +27,12 @@ def expire_stale_jobs(state: ApiState) -> int:
     expired = 0
     for job in state.store.stale_active_jobs(utcnow() - timedelta(seconds=timeout_s)):
         error = JobExpired(f"no worker finished the job within {timeout_s:g} s of its submission")
-        if state.store.record_failure(
+        failed = state.store.record_failure(
             job.id, code=error.code, message=error.message, event=job_event(job, error=error), topic=topic
-        ):
+        )
+        if failed is not None:
             expired += 1
-            finished = state.store.get(job.id)
-            if finished is not None:
-                state.hot.put(job_view(finished))
+            state.hot.put(job_view(failed))
     if expired:
         logger.warning("expired %d jobs older than %g s", expired, timeout_s)
     return expired

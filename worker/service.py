@@ -142,13 +142,12 @@ def fail_job(runtime: WorkerRuntime, job_id: str, error: HybridError) -> None:
         logger.error("cannot fail unknown job %s: %s", job_id, error.message)
         return
     event = job_event(job, error=error)
-    if runtime.store.record_failure(
+    failed = runtime.store.record_failure(
         job_id, code=error.code, message=error.message, event=event, topic=_event_topic(runtime)
-    ):
+    )
+    if failed is not None:
         runtime.job_finished()
-        failed = runtime.store.get(job_id)
-        if failed is not None:
-            _publish_view(runtime, failed, None, None)
+        _publish_view(runtime, failed, None, None)
         metrics.JOBS_FINISHED.labels(job.model, job.version, job.arm, "failed").inc()
         metrics.JOB_FAILURES.labels(error.code).inc()
 
