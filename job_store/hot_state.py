@@ -42,7 +42,17 @@ class HotJobState:
             pipe.publish(DONE_CHANNEL, view.job_id)
         pipe.execute()
 
-    def get(self, job_id: str) -> JobView | None:
-        """The cached view, or None."""
-        raw = self._redis.get(job_key(job_id))
-        return None if raw is None else JobView.model_validate_json(raw)
+
+
+def final_view(raw: bytes | str | None) -> JobView | None:
+    """A cached view that can answer a read by itself: failed, or succeeded with its forecasts.
+
+    None for a missing key, an unfinished job, or a bulk result cached without forecasts
+    (:meth:`HotJobState.put` strips those): the caller reads the database then.
+    """
+    if raw is None:
+        return None
+    view = JobView.model_validate_json(raw)
+    if view.status == "failed" or (view.status == "succeeded" and view.forecasts is not None):
+        return view
+    return None

@@ -13,7 +13,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from hybrid_core.errors import JobNotFound, ServiceUnavailable
 from hybrid_core.queueing import RUN_JOB_TASK
 from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobView
-from job_store.hot_state import job_key
+from job_store.hot_state import final_view, job_key
 from job_store.views import job_view
 from operation_server.deps import StateDep
 from operation_server.metrics import JOBS_SUBMITTED
@@ -68,11 +68,9 @@ def _read_durable(state: ApiState, job_id: str) -> JobView:
 
 async def read_job(state: ApiState, job_id: str) -> JobView:
     """The job's view: Redis when it holds a complete terminal view, else the database."""
-    raw = await state.aioredis.get(job_key(job_id))
-    if raw is not None:
-        cached = JobView.model_validate_json(raw)
-        if cached.status == "failed" or (cached.status == "succeeded" and cached.forecasts is not None):
-            return cached
+    cached = final_view(await state.aioredis.get(job_key(job_id)))
+    if cached is not None:
+        return cached
     return await asyncio.to_thread(_read_durable, state, job_id)
 
 
