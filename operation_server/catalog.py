@@ -25,11 +25,10 @@ LISTING_TTL_S = 1.0
 
 @dataclass
 class ReadySnapshot:
-    """Triton's READY versions per model as last seen, and when."""
+    """Triton's READY versions per model as last seen, and whether the last look reached it."""
 
     versions: dict[str, set[str]] = field(default_factory=dict)
     reachable: bool = False
-    refreshed_at: float = 0.0
 
 
 class ModelCatalog:
@@ -67,10 +66,8 @@ class ModelCatalog:
             )
         return load_version_params(self.repository, model, version)
 
-    def ready_versions(self, model: str) -> set[str] | None:
-        """READY versions as last seen in Triton; None if Triton was never reached."""
-        if not self.ready.reachable and not self.ready.refreshed_at:
-            return None
+    def ready_versions(self, model: str) -> set[str]:
+        """READY versions as last seen in Triton (empty while Triton was never reached)."""
         return self.ready.versions.get(model, set())
 
     def refresh(self) -> None:
@@ -86,4 +83,4 @@ class ModelCatalog:
         for entry in index:
             if entry.state == "READY":
                 versions.setdefault(entry.name, set()).add(entry.version)
-        self.ready = ReadySnapshot(versions=versions, reachable=True, refreshed_at=time.monotonic())
+        self.ready = ReadySnapshot(versions=versions, reachable=True)

@@ -58,7 +58,7 @@ def resolve_version(
       be reached, the last seen or newest repository version (the job waits for Triton).
     """
     repository = catalog.versions(model)
-    ready = catalog.ready_versions(model) or set()
+    ready = catalog.ready_versions(model)
     reachable = catalog.ready.reachable
     if version is not None:
         params = catalog.params(model, version)

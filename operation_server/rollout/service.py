@@ -59,7 +59,7 @@ class RolloutService:
     def view(self, model: str) -> RolloutView:
         """The policy as the API shows it (revision 0: none written, newest ready version serves)."""
         versions = self.catalog.versions(model)
-        ready = sorted(self.catalog.ready_versions(model) or set(), key=int)
+        ready = sorted(self.catalog.ready_versions(model), key=int)
         policy = self.store.get(model)
         if policy is None:
             stable = ready[-1] if ready else versions[-1]
@@ -102,7 +102,7 @@ class RolloutService:
         # Load what the new policy needs before it takes effect (keep what is loaded now),
         # so a version that fails to load is refused while the old policy still serves.
         keep = (
-            spec_of(current).loaded_versions() if current else set(self.catalog.ready_versions(model) or ())
+            spec_of(current).loaded_versions() if current else set(self.catalog.ready_versions(model))
         )
         ensure_versions(self.catalog.triton, model, spec.loaded_versions() | keep)
         try:

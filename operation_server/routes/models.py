@@ -30,7 +30,7 @@ class ModelInfo(BaseModel):
 
 def describe(catalog: ModelCatalog, model: str) -> ModelInfo:
     """Repository versions of ``model`` with their READY state and processing parameters."""
-    ready = catalog.ready_versions(model) or set()
+    ready = catalog.ready_versions(model)
     versions = []
     for version in catalog.versions(model):
         params = catalog.params(model, version)
