@@ -1,4 +1,4 @@
-"""The seed's architecture, done well, as the benchmark's baseline: no Triton.
+"""Our job path with the model in-process instead of Triton: the benchmark's ``baseline``.
 
 A Celery worker with the prefork pool (one process per core) registered under the product's
 task name, so the API is unchanged. Each child loads the TorchScript model once after the
@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import numpy.typing as npt
 from celery import Task
 from celery.signals import worker_process_init
 
+from benchmarks.torchscript import PRELOAD_ENV, Forward, load_forward, preload_list
 from hybrid_core.errors import HybridError
 from hybrid_core.queueing import JOBS_QUEUE, RUN_JOB_TASK, make_celery
 from hybrid_core.settings import get_settings
@@ -33,26 +34,7 @@ from worker.service import fail_job, process_job
 
 logger = logging.getLogger(__name__)
 
-Forward = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
-PRELOAD_ENV = "HYBRID_BENCH_PRELOAD"
-"""``model:version[,model:version...]`` each child loads right after the fork."""
-
 app = make_celery(get_settings())
-
-
-def load_forward(path: Path) -> Forward:
-    """A TorchScript model on CPU with one intra-op thread (one process per core does the rest)."""
-    import torch
-
-    torch.set_num_threads(1)
-    module = torch.jit.load(str(path), map_location="cpu").eval()  # type: ignore[no-untyped-call]
-
-    def forward(batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        with torch.inference_mode():
-            result: npt.NDArray[np.float32] = module(torch.from_numpy(batch)).numpy()
-        return result
-
-    return forward
 
 
 @dataclass
@@ -91,17 +73,6 @@ def get_runtime() -> InProcessRuntime:
             fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(WorkerRuntime)}
             _runtime = InProcessRuntime(**fields)
         return _runtime
-
-
-def preload_list(text: str) -> list[tuple[str, str]]:
-    """``"a:1,b:2"`` -> ``[("a", "1"), ("b", "2")]``."""
-    pairs = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        model, _, version = item.partition(":")
-        if not model or not version:
-            raise ValueError(f"expected model:version, got {item!r}")
-        pairs.append((model, version))
-    return pairs
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

@@ -1,7 +1,9 @@
 """``hybrid-inference bench``: start a private stack, run every configuration, write the reports.
 
 The last stdout line is one JSON object: per configuration and concurrency ``rps``, ``p50_ms``,
-``p99_ms``, and the bulk ``hybrid_series_per_s`` / ``triton_series_per_s``.
+``p99_ms``, ``server_cpu_ms_per_req`` and ``triton_avg_batch`` (null without Triton), and the
+bulk ``hybrid_series_per_s`` / ``triton_series_per_s``. ``--quick`` runs every configuration,
+as the full run does, with shorter windows.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def parse_configs(text: str, default: list[int]) -> list[tuple[str, list[int]]]:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "bench", help="benchmark the baseline, hybrid, sync and raw-Triton paths", description=__doc__
+        "bench", help="benchmark the seed, baseline, hybrid, sync and raw-Triton paths", description=__doc__
     )
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke benchmark)")
     parser.add_argument("--duration-s", type=float, default=None, help="measured seconds per point")
@@ -80,7 +82,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--worker-concurrency", type=int, default=None, help="threads of the thin worker (default: settings)"
     )
-    parser.add_argument("--baseline-processes", type=int, default=None, help="prefork children (cores)")
+    parser.add_argument(
+        "--baseline-processes",
+        type=int,
+        default=None,
+        help="prefork children of the baseline and seed workers (default: cores)",
+    )
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), default="cpu", help="where Triton runs the model"
     )

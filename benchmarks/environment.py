@@ -2,7 +2,8 @@
 
 A private ``redis-server``, a fresh database, Triton on free ports over the benchmark's own
 derived repository, and the API as a subprocess, for the whole run; then one worker kind at
-a time (the thin worker and the baseline consume the same queue, so never both).
+a time (the thin worker and the baseline consume the same queue, so never both). The ``seed``
+kind brings its own API (``benchmarks.seed_app``) and worker, and answers on ``jobs_url``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Literal
 import httpx
 import redis
 
-from benchmarks.baseline_worker import PRELOAD_ENV
 from benchmarks.database import DatabaseChoice, bench_database
+from benchmarks.torchscript import PRELOAD_ENV
 from benchmarks.triton_repo import BenchRepository, build_repository
 from local_stack.lifecycle import Service
 from local_stack.processes import ManagedProcess, cli_argv
@@ -27,7 +28,10 @@ from local_stack.redis_server import RedisServer
 from local_stack.triton_server import LocalTritonServer, TritonPorts, find_free_port
 from local_stack.waiting import wait_until
 
-WorkerKind = Literal["thin", "baseline"]
+WorkerKind = Literal["thin", "baseline", "seed"]
+PROCESS_KIND: dict[WorkerKind, str] = {"thin": "worker", "baseline": "baseline_worker", "seed": "seed_worker"}
+"""The process kind (a column of the reports) of each worker kind."""
+SEED_API = "seed_api"
 READY_TIMEOUT_S = 180.0
 
 
@@ -60,6 +64,9 @@ class BenchStack(Service):
         self.api: ManagedProcess | None = None
         self.worker: ManagedProcess | None = None
         self.worker_kind: WorkerKind | None = None
+        self.seed_api: ManagedProcess | None = None
+        self.jobs_url = ""
+        """Where the job path of the running worker kind is served: the seed's API or ours."""
         self._redis_pid: int | None = None
         self._exit = contextlib.ExitStack()
 
@@ -88,7 +95,7 @@ class BenchStack(Service):
         )
         self._exit.enter_context(self.triton)
         api_port = find_free_port()
-        self.api_url = f"http://127.0.0.1:{api_port}"
+        self.api_url = self.jobs_url = f"http://127.0.0.1:{api_port}"
         self.env = self._child_env(redis_server.url, api_port)
         api = ManagedProcess(
             "api",
@@ -136,13 +143,34 @@ class BenchStack(Service):
             argv = cli_argv(
                 "worker", f"--concurrency={self.options.worker_concurrency}", "--loglevel=WARNING"
             )
-        else:
+        elif kind == "baseline":
             concurrency = f"--concurrency={self.options.baseline_processes}"
             argv = [sys.executable, "-m", "benchmarks.baseline_worker", concurrency]
+        else:
+            self._start_seed_api()
+            concurrency = f"--concurrency={self.options.baseline_processes}"
+            argv = [sys.executable, "-m", "benchmarks.seed_worker", concurrency]
         self.worker = ManagedProcess(kind, argv, self.env, self.logs_dir / f"{kind}-worker.log").start()
         self.worker_kind = kind
         self._probe_job()
         return self.worker
+
+    def _start_seed_api(self) -> None:
+        port = find_free_port()
+        argv = [sys.executable, "-m", "benchmarks.seed_app", f"--port={port}"]
+        self.seed_api = ManagedProcess(SEED_API, argv, self.env, self.logs_dir / "seed-api.log").start()
+        self.jobs_url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            assert self.seed_api is not None and self.seed_api.process is not None
+            if self.seed_api.process.poll() is not None:
+                raise RuntimeError(f"the seed API exited:\n{self.seed_api.log()[-3000:]}")
+            try:
+                return httpx.get(f"{self.jobs_url}/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(healthy, timeout_s=READY_TIMEOUT_S, interval_s=0.2, message="the seed API answers")
 
     def _probe_job(self) -> None:
         """Send one job and wait for its result: the worker is ready once it answers."""
@@ -151,7 +179,7 @@ class BenchStack(Service):
         series = request_series(1, 200, seed=99)
         body = {"model": self.options.model, "version": self.options.version, "series": series}
         deadline = time.monotonic() + READY_TIMEOUT_S
-        with httpx.Client(base_url=self.api_url, timeout=30) as client:
+        with httpx.Client(base_url=self.jobs_url, timeout=30) as client:
             accepted = client.post("/v1/jobs", json=body)
             accepted.raise_for_status()
             job_id = accepted.json()["job_id"]
@@ -171,6 +199,10 @@ class BenchStack(Service):
             self.worker.stop()
         self.worker = None
         self.worker_kind = None
+        if self.seed_api is not None:
+            self.seed_api.stop()
+        self.seed_api = None
+        self.jobs_url = self.api_url
 
     def process_roots(self) -> dict[str, list[int]]:
         """Root pids of each process kind running now (their descendants count with them)."""
@@ -182,7 +214,9 @@ class BenchStack(Service):
         if self._redis_pid is not None:
             roots["redis"] = [self._redis_pid]
         if self.worker is not None and self.worker_kind is not None:
-            roots["worker" if self.worker_kind == "thin" else "baseline_worker"] = [self.worker.pid]
+            roots[PROCESS_KIND[self.worker_kind]] = [self.worker.pid]
+        if self.seed_api is not None:
+            roots[SEED_API] = [self.seed_api.pid]
         return roots
 
     @property

@@ -9,13 +9,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.meter import LOADGEN, OTHER
-from benchmarks.runner import SPECS, Outcome
+from benchmarks.environment import PROCESS_KIND, SEED_API
+from benchmarks.meter import DATABASE, LOADGEN, OTHER
+from benchmarks.runner import SPECS, Outcome, PointResult
 
 JSON_NAME = "results.json"
 MARKDOWN_NAME = "results.md"
 PLOT_NAME = "results.png"
-PROCESS_KINDS = ("api", "worker", "baseline_worker", "triton", "redis", "database", LOADGEN, OTHER)
+WORKER_KINDS = tuple(PROCESS_KIND.values())
+"""Process kinds whose peak RSS is the table's "worker RSS" (one runs per configuration)."""
+PROCESS_KINDS = (SEED_API, "api", *WORKER_KINDS, "triton", "redis", DATABASE, LOADGEN, OTHER)
 
 
 def _clean(value: Any) -> Any:
@@ -49,6 +52,21 @@ def machine() -> dict[str, Any]:
     }
 
 
+def server_cpu_ms_per_request(point: PointResult) -> float:
+    """CPU of every measured server process (all but the load generator and ``other``) per answer.
+
+    NaN when nothing answered in the window.
+    """
+    server_s = sum(v for k, v in point.reading.cpu_s.items() if k not in (LOADGEN, OTHER))
+    return server_s / point.summary.requests * 1000 if point.summary.requests else math.nan
+
+
+def worker_rss_mib(point: PointResult) -> float | None:
+    """Peak RSS of the configuration's worker kind, None when it has none."""
+    rss = point.reading.peak_rss_mib
+    return next((rss[kind] for kind in WORKER_KINDS if kind in rss), None)
+
+
 def summary(outcome: Outcome) -> dict[str, Any]:
     """The compact per-configuration figures (the last stdout line of a run)."""
     result: dict[str, Any] = {}
@@ -57,6 +75,8 @@ def summary(outcome: Outcome) -> dict[str, Any]:
             "rps": point.summary.rps,
             "p50_ms": point.summary.p50_ms,
             "p99_ms": point.summary.p99_ms,
+            "server_cpu_ms_per_req": server_cpu_ms_per_request(point),
+            "triton_avg_batch": point.reading.triton_avg_batch,
         }
     rates = {bulk.config: bulk.series_per_s for bulk in outcome.bulk}
     if rates:
@@ -138,11 +158,8 @@ def markdown(outcome: Outcome) -> str:
         "|---|---:|" + "---:|" * (len(kinds) + 2),
     ]
     for p in outcome.points:
-        cpu = p.reading.cpu_s
-        server = sum(v for k, v in cpu.items() if k not in (LOADGEN, OTHER))
-        per_request = server / p.summary.requests * 1000 if p.summary.requests else math.nan
-        rss = p.reading.peak_rss_mib.get("worker", p.reading.peak_rss_mib.get("baseline_worker"))
-        cells = " | ".join(_fmt(cpu.get(k), 2) for k in kinds)
+        cells = " | ".join(_fmt(p.reading.cpu_s.get(k), 2) for k in kinds)
+        per_request, rss = server_cpu_ms_per_request(p), worker_rss_mib(p)
         lines.append(f"| {p.config} | {p.concurrency} | {cells} | {_fmt(per_request, 2)} | {_fmt(rss, 0)} |")
     if outcome.bulk:
         lines += [

@@ -47,6 +47,13 @@ SPECS: dict[str, ConfigSpec] = {
     spec.name: spec
     for spec in (
         ConfigSpec(
+            "seed",
+            "the seed, done well: REST (FastAPI) -> Celery prefork worker, TorchScript in-process, "
+            "results in Celery's Redis backend",
+            "seed",
+            uses_triton=False,
+        ),
+        ConfigSpec(
             "baseline", "REST -> Celery prefork worker, TorchScript in-process", "baseline", uses_triton=False
         ),
         ConfigSpec("hybrid", "REST -> Celery thin worker (threads) -> Triton, dynamic batching", "thin"),
@@ -107,8 +114,11 @@ class Runner:
         self.progress = progress
         self.metrics_url = stack.triton.metrics_url
         self.grpc_url = stack.triton.grpc_url
-        api = urlparse(stack.api_url)
-        self.api_host, self.api_port = api.hostname or "127.0.0.1", api.port or 80
+
+    def _jobs_address(self) -> tuple[str, int]:
+        """Host and port of the HTTP API the current configuration is served by."""
+        url = urlparse(self.stack.jobs_url)
+        return url.hostname or "127.0.0.1", url.port or 80
 
     def _model(self, spec: ConfigSpec) -> str:
         assert self.stack.repository is not None
@@ -151,7 +161,8 @@ class Runner:
         if spec.name in ("triton", "triton-nobatch"):
             yield [triton_user(triton, self._model(spec), self.inputs) for _ in range(concurrency)]
             return
-        connections = [HttpConnection(self.api_host, self.api_port) for _ in range(concurrency)]
+        host, port = self._jobs_address()
+        connections = [HttpConnection(host, port) for _ in range(concurrency)]
         make = sync_user if spec.name == "sync" else job_user
         try:
             yield [make(connection, self.inputs) for connection in connections]
@@ -181,7 +192,7 @@ class Runner:
         self.progress.note(f"{spec.name}: one bulk of {len(series)} series")
         if spec.name == "hybrid":
             body = bulk_body(self.inputs.model, self.inputs.version, series)
-            async with HttpConnection(self.api_host, self.api_port) as connection:
+            async with HttpConnection(*self._jobs_address()) as connection:
                 await meter.start()
                 started = time.perf_counter()
                 timing = await bulk_job(connection, body, len(series))

@@ -6,8 +6,10 @@ import argparse
 
 import pytest
 
-from benchmarks.baseline_worker import preload_list, worker_argv
+from benchmarks.baseline_worker import worker_argv
 from benchmarks.cli import parse_concurrency, parse_configs
+from benchmarks.runner import CONFIG_NAMES
+from benchmarks.torchscript import preload_list
 from hybrid_cli.main import build_parser
 
 
@@ -28,6 +30,13 @@ def test_parse_configs_uses_the_default_levels_unless_overridden() -> None:
         ("triton-nobatch", [1, 16]),
         ("hybrid", [64]),
     ]
+
+
+def test_parse_configs_includes_seed_and_baseline_when_given_every_name() -> None:
+    # --quick and the full run both default to every configuration.
+    assert {"seed", "baseline"} <= set(CONFIG_NAMES)
+    names = [name for name, _ in parse_configs(",".join(CONFIG_NAMES), [1])]
+    assert names == list(CONFIG_NAMES)
 
 
 def test_parse_configs_rejects_unknown_names() -> None:

@@ -7,11 +7,12 @@ import math
 from pathlib import Path
 
 from benchmarks import report
-from benchmarks.meter import LOADGEN, Reading
+from benchmarks.meter import LOADGEN, OTHER, Reading
 from benchmarks.runner import BulkResult, Outcome, PointResult
 from benchmarks.stats import summarize
 
-CONFIGS = ("baseline", "hybrid", "sync", "triton", "triton-nobatch")
+CONFIGS = ("seed", "baseline", "hybrid", "sync", "triton", "triton-nobatch")
+TRITON_CONFIGS = ("hybrid", "sync", "triton", "triton-nobatch")
 
 
 def _reading(batch: float | None = None) -> Reading:
@@ -27,7 +28,8 @@ def _outcome() -> Outcome:
     for config in CONFIGS:
         for concurrency in (1, 16, 64):
             summary = summarize([0.01, 0.02], errors=0, elapsed_s=1.0, series_per_request=1)
-            outcome.points.append(PointResult(config, concurrency, summary, _reading(2.0)))
+            batch = 2.0 if config in TRITON_CONFIGS else None
+            outcome.points.append(PointResult(config, concurrency, summary, _reading(batch)))
     outcome.bulk.append(BulkResult("hybrid", 10_000, 20.0, 500.0, _reading(120.0)))
     outcome.bulk.append(BulkResult("triton", 10_000, 10.0, 1000.0, _reading(126.0)))
     return outcome
@@ -39,8 +41,11 @@ def test_summary_has_exactly_the_documented_shape() -> None:
     for config in CONFIGS:
         assert set(summary[config]) == {"1", "16", "64"}
         for point in summary[config].values():
-            assert set(point) == {"rps", "p50_ms", "p99_ms"}
-            assert all(isinstance(v, float) for v in point.values())
+            assert set(point) == {"rps", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "triton_avg_batch"}
+            assert all(
+                isinstance(point[k], float) for k in ("rps", "p50_ms", "p99_ms", "server_cpu_ms_per_req")
+            )
+            assert point["triton_avg_batch"] == (2.0 if config in TRITON_CONFIGS else None)
     assert summary["bulk"] == {"hybrid_series_per_s": 500.0, "triton_series_per_s": 1000.0}
 
 
@@ -50,14 +55,37 @@ def test_summary_is_one_json_line_without_nan() -> None:
     outcome.points.append(PointResult("sync", 1, failed, _reading()))
     line = json.dumps(report.summary(outcome))
     assert "\n" not in line
-    assert json.loads(line) == {"sync": {"1": {"rps": 0.0, "p50_ms": None, "p99_ms": None}}}
+    expected = {"rps": 0.0, "p50_ms": None, "p99_ms": None, "server_cpu_ms_per_req": None}
+    assert json.loads(line) == {"sync": {"1": {**expected, "triton_avg_batch": None}}}
+
+
+def test_summary_counts_server_cpu_per_request_without_the_load_generator_and_other() -> None:
+    outcome = Outcome()
+    summary = summarize([0.01] * 4, errors=0, elapsed_s=1.0, series_per_request=1)
+    cpu = {"seed_api": 0.2, "seed_worker": 0.6, "redis": 0.2, LOADGEN: 5.0, OTHER: 7.0}
+    reading = Reading(cpu_s=cpu, peak_rss_mib={"seed_worker": 300.0}, triton_avg_batch=None)
+    outcome.points.append(PointResult("seed", 16, summary, reading))
+    point = report.summary(outcome)["seed"]["16"]
+    assert point["server_cpu_ms_per_req"] == 250.0  # 1.0 CPU s over 4 answers
+    assert point["triton_avg_batch"] is None
+
+
+def test_markdown_shows_the_seed_processes_and_worker_rss_when_seed_ran() -> None:
+    outcome = Outcome()
+    summary = summarize([0.01] * 4, errors=0, elapsed_s=1.0, series_per_request=1)
+    cpu = {"seed_api": 0.5, "seed_worker": 0.5, LOADGEN: 0.1}
+    reading = Reading(cpu_s=cpu, peak_rss_mib={"seed_worker": 300.0}, triton_avg_batch=None)
+    outcome.points.append(PointResult("seed", 16, summary, reading))
+    table = report.markdown(outcome)
+    assert "CPU s seed_api | CPU s seed_worker" in table
+    assert "| seed | 16 | 0.50 | 0.50 | 0.10 | 250.00 | 300 |" in table
 
 
 def test_to_json_holds_points_bulk_machine_and_command() -> None:
     document = report.to_json(_outcome(), command="hybrid-inference bench --quick", options={"x": math.nan})
     assert document["command"] == "hybrid-inference bench --quick"
     assert document["options"] == {"x": None}
-    assert len(document["points"]) == 15
+    assert len(document["points"]) == 18
     point = document["points"][0]
     assert {"config", "concurrency", "rps", "p50_ms", "p95_ms", "p99_ms", "errors"} <= set(point)
     assert point["cpu_s"]["worker"] == 2.0
