@@ -8,7 +8,8 @@
     │   ├── VersionNotFound
     │   └── JobNotFound
     ├── Conflict                     409  permanent
-    │   └── VersionNotLoaded
+    │   ├── VersionNotLoaded
+    │   └── VersionIncomplete         (a version folder lacks a file, or its artifact is truncated)
     ├── JobExpired                   504  permanent (no worker finished it in time)
     ├── Unauthorized                 401  permanent
     ├── Forbidden                    403  permanent
@@ -77,6 +78,12 @@ class Conflict(HybridError):
 
 class VersionNotLoaded(Conflict):
     code = "version_not_loaded"
+
+
+class VersionIncomplete(Conflict):
+    """A version folder Triton would be asked to load is missing a file or holds a changed artifact."""
+
+    code = "version_incomplete"
 
 
 class JobExpired(HybridError):

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     triton_http_port: int = Field(default=8000, description="Local Triton HTTP port.")
     triton_grpc_port: int = Field(default=8001, description="Local Triton gRPC port.")
     triton_metrics_port: int = Field(default=8002, description="Local Triton metrics port.")
+    triton_python_repository: Path | None = Field(
+        default=None,
+        description="The local Triton's Python-backend copy of the repository (set by the local stack): "
+        "a version is derived into it before Triton is asked to load it.",
+    )
     triton_timeout_s: float = Field(default=10.0, gt=0, description="Deadline of one inference call.")
     triton_start_timeout_s: float = Field(
         default=120.0, gt=0, description="How long the local launcher waits for Triton to be ready."

@@ -13,7 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hybrid_core.errors import VersionIncomplete
 
 PARAMS_FILENAME = "params.json"
 INPUT_NAME = "INPUT__0"
@@ -95,6 +97,35 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_version_complete(repository: Path, model: str, version: str) -> VersionParams:
+    """The version's parameters once its folder is whole: VersionIncomplete naming what is not.
+
+    Whole means a readable ``params.json`` and the artifact it names, with the recorded SHA-256
+    (a folder copied by hand may be missing a file, or hold a truncated one).
+    """
+    path = params_path(repository, model, version)
+    folder = path.parent
+    prefix = f"model {model!r} version {version}:"
+    if not folder.is_dir():
+        raise VersionIncomplete(f"{prefix} folder {folder} is missing", field="version")
+    try:
+        params = read_params(path)
+    except FileNotFoundError as exc:
+        raise VersionIncomplete(f"{prefix} {path} is missing", field="version") from exc
+    except (ValidationError, ValueError) as exc:
+        raise VersionIncomplete(f"{prefix} {path} is not valid parameters: {exc}", field="version") from exc
+    artifact = folder / params.artifact.file
+    if not artifact.is_file():
+        raise VersionIncomplete(f"{prefix} {artifact} is missing", field="version")
+    if sha256_of(artifact) != params.artifact.sha256:
+        raise VersionIncomplete(
+            f"{prefix} {artifact} does not match the sha256 in {path.name}"
+            " (half-written or changed after export)",
+            field="version",
+        )
+    return params
 
 
 def repository_versions(repository: Path, model: str) -> list[str]:

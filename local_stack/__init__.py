@@ -2,7 +2,7 @@
 nvidia-pytriton wheel (Python backend, CPU), behind ``hybrid-inference triton`` / ``up``.
 
     derive.py          canonical (GPU) repository -> Python-backend twin under state_dir
-    python_model.py    the model.py of every derived version (TorchScript or ONNX on CPU)
+    python_model.py    the model.py of the hybrid_python backend (TorchScript or ONNX on CPU)
     installation.py    where the wheel keeps tritonserver, its libs, backend and stubs
     triton_server.py   LocalTritonServer: start (gated on readiness), stop, restart
     stack.py           LocalStack: what ``up`` runs

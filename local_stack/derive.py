@@ -2,9 +2,12 @@
 
 The canonical repository targets the production GPU Triton (``pytorch_libtorch`` /
 ``onnxruntime_onnx``). The tritonserver in the pytriton wheel has only the Python backend,
-so each derived version folder gets ``model.py`` (a copy of ``python_model.py``) next to
-links to the very same ``model.pt`` / ``model.onnx`` and ``params.json``. Names, tensors,
-batching, version policy and instance counts are kept, so clients see the same interface.
+so each derived model gets a config for ``hybrid_python``, a Python-based backend whose one
+``model.py`` (``python_model.py``) lives in the backend directory and serves every model.
+Each derived version is then a plain link to the canonical version folder, so a version
+exported later is served by adding one link (``hybrid_core.served_repository``). Names,
+tensors, batching, version policy and instance counts are kept, so clients see the same
+interface.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from pathlib import Path
 from tritonclient.grpc import model_config_pb2
 
 from export_scripts.triton_config import read_model_config, write_model_config
+from hybrid_core.served_repository import link_version
 from hybrid_core.version_params import repository_models
 from local_stack.errors import RepositoryError
 
 LOGGER = logging.getLogger(__name__)
 
 PYTHON_MODEL_TEMPLATE = Path(__file__).with_name("python_model.py")
-"""The one model.py every derived version folder gets."""
+"""The model.py of the Python-based backend that serves every derived model."""
+PYTHON_BASED_BACKEND = "hybrid_python"
+"""Backend name of the derived configs; Triton finds ``<backend dir>/hybrid_python/model.py``."""
 ARTIFACT_FILE_PARAMETER = "artifact_file"
 ARTIFACT_FORMAT_PARAMETER = "artifact_format"
 NUM_THREADS_PARAMETER = "num_threads"
@@ -84,7 +90,7 @@ def derive_python_config(
         "model_repository_agents",
     ):
         derived.ClearField(field)
-    derived.backend = "python"
+    derived.backend = PYTHON_BASED_BACKEND
     for group in derived.instance_group:
         group.kind = model_config_pb2.ModelInstanceGroup.KIND_CPU
         for field in ("gpus", "secondary_devices", "profile"):
@@ -137,20 +143,11 @@ def _derive_model(source: Path, target: Path, *, num_threads: int) -> DerivedMod
         if not (version_dir / artifact_file).is_file():
             LOGGER.warning("skipping %s: no %s in it", version_dir, artifact_file)
             continue
-        _derive_version(version_dir, target / version_dir.name)
+        link_version(version_dir.parent, target, version_dir.name)
         versions.append(version_dir.name)
     if not versions:
         raise RepositoryError(f"model {source.name!r}: no version folder holds {artifact_file}")
     return DerivedModel(name=source.name, versions=tuple(versions), artifact_format=artifact_format)
-
-
-def _derive_version(source: Path, target: Path) -> None:
-    target.mkdir()
-    # Link every file (not only the artifact): ONNX external data must sit beside model.onnx.
-    for entry in source.iterdir():
-        if entry.is_file() and entry.name != "model.py":
-            (target / entry.name).symlink_to(entry.resolve())
-    shutil.copyfile(PYTHON_MODEL_TEMPLATE, target / "model.py")
 
 
 def _swap_in(staging: Path, target: Path) -> None:

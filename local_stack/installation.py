@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_stack.derive import PYTHON_BASED_BACKEND, PYTHON_MODEL_TEMPLATE
 from local_stack.errors import LocalStackError
 
 STUB_NAME = "triton_python_backend_stub"
@@ -76,7 +77,8 @@ def find_installation() -> TritonInstallation:
 
 
 def prepare_backend_directory(installation: TritonInstallation, target: Path) -> Path:
-    """Fill ``target/python`` with the Python backend and the matching stub; return ``target``.
+    """Fill ``target/python`` with the Python backend and the matching stub, and
+    ``target/hybrid_python`` with the derived models' ``model.py``; return ``target``.
 
     The backend looks for the stub beside ``libtriton_python.so``, and the wheel keeps the stubs
     elsewhere, hence this private ``--backend-directory``.
@@ -86,6 +88,10 @@ def prepare_backend_directory(installation: TritonInstallation, target: Path) ->
     backend_files = sorted(p for p in installation.python_backend_dir.iterdir() if p.is_file())
     for source in [*backend_files, installation.stub]:
         _install_file(source, python_dir / source.name)
+    # The Python-based backend of every derived model: its model.py, run by the Python backend.
+    based_dir = target / PYTHON_BASED_BACKEND
+    based_dir.mkdir(exist_ok=True)
+    shutil.copyfile(PYTHON_MODEL_TEMPLATE, based_dir / "model.py")
     return target
 
 

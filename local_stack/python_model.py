@@ -1,10 +1,11 @@
 """Triton Python-backend model serving one TorchScript or ONNX forecasting artifact on CPU.
 
-``local_stack.derive`` copies this file verbatim as ``<model>/<version>/model.py``; the
-backend stub imports it by path, so it stays self-contained (numpy, torch or onnxruntime and
-``triton_python_backend_utils`` only). Which file to load comes from the config parameters
-``artifact_file``, ``artifact_format`` and ``num_threads``; an optional ``device: cuda`` runs a
-TorchScript model on the GPU when torch sees one (CPU otherwise, and always for ONNX).
+``local_stack.installation`` copies this file verbatim as ``<backends>/hybrid_python/model.py``,
+the Python-based backend every derived model names; the backend stub imports it by path, so it
+stays self-contained (numpy, torch or onnxruntime and ``triton_python_backend_utils`` only).
+Which file to load comes from the config parameters ``artifact_file``, ``artifact_format`` and
+``num_threads``; an optional ``device: cuda`` runs a TorchScript model on the GPU when torch
+sees one (CPU otherwise, and always for ONNX).
 """
 
 from __future__ import annotations

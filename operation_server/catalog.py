@@ -43,11 +43,12 @@ class ModelCatalog:
     def models(self) -> list[str]:
         return repository_models(self.repository)
 
-    def versions(self, model: str) -> list[str]:
-        """Repository versions of ``model`` (a listing at most LISTING_TTL_S old); ModelNotFound if none."""
+    def versions(self, model: str, *, fresh: bool = False) -> list[str]:
+        """Repository versions of ``model`` (a listing at most LISTING_TTL_S old, or a new one when
+        ``fresh``); ModelNotFound if none."""
         now = time.monotonic()
         cached = self._listings.get(model)
-        if cached is not None and now - cached[0] < LISTING_TTL_S:
+        if not fresh and cached is not None and now - cached[0] < LISTING_TTL_S:
             versions = cached[1]
         else:
             # Listing the folder on every request costs more than the rest of resolution.
@@ -59,7 +60,8 @@ class ModelCatalog:
 
     def params(self, model: str, version: str) -> VersionParams:
         """Parameters of an existing version; VersionNotFound otherwise."""
-        if version not in self.versions(model):
+        # A version exported a moment ago may postdate the cached listing: look again before a 404.
+        if version not in self.versions(model) and version not in self.versions(model, fresh=True):
             raise VersionNotFound(
                 f"model {model!r} has no version {version!r}; versions: {', '.join(self.versions(model))}",
                 field="version",

@@ -17,6 +17,7 @@ from job_store.jobs import JobStore
 from job_store.rollouts import RolloutStore
 from operation_server.catalog import ModelCatalog
 from operation_server.rollout.service import RolloutService
+from operation_server.rollout.triton_sync import version_stager
 from operation_server.waiter import JobDoneWaiter
 from triton_client import AsyncTritonClient, TritonClient
 
@@ -71,6 +72,6 @@ def build_state(settings: Settings) -> ApiState:
         catalog=catalog,
         celery=make_celery(settings),
         waiter=JobDoneWaiter(async_redis),
-        rollout=RolloutService(RolloutStore(sessions), jobs, catalog),
+        rollout=RolloutService(RolloutStore(sessions), jobs, catalog, version_stager(settings)),
         triton_aio=AsyncTritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
     )

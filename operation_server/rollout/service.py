@@ -19,7 +19,7 @@ from operation_server.rollout.report import (
     evaluate_guards,
     shadow_stats,
 )
-from operation_server.rollout.triton_sync import ensure_versions
+from operation_server.rollout.triton_sync import VersionStager, ensure_versions
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +31,13 @@ LOOP_INTERVAL_S = 1.0
 class RolloutService:
     """The one place that changes rollout policies and makes Triton follow them."""
 
-    def __init__(self, store: RolloutStore, jobs: JobStore, catalog: ModelCatalog) -> None:
+    def __init__(
+        self, store: RolloutStore, jobs: JobStore, catalog: ModelCatalog, stager: VersionStager
+    ) -> None:
         self.store = store
         self.jobs = jobs
         self.catalog = catalog
+        self.stager = stager
         self._cache: dict[str, tuple[float, RolloutPolicy | None]] = {}
         self._lock = threading.Lock()
 
@@ -104,7 +107,7 @@ class RolloutService:
         keep = (
             spec_of(current).loaded_versions() if current else set(self.catalog.ready_versions(model))
         )
-        ensure_versions(self.catalog.triton, model, spec.loaded_versions() | keep)
+        ensure_versions(self.catalog.triton, self.stager, model, spec.loaded_versions() | keep)
         try:
             self.store.change(
                 model,
@@ -169,7 +172,7 @@ class RolloutService:
             return False
         wanted = spec_of(policy).loaded_versions() | self.jobs.active_versions(model)
         wanted &= set(self.catalog.versions(model))
-        return ensure_versions(self.catalog.triton, model, wanted)
+        return ensure_versions(self.catalog.triton, self.stager, model, wanted)
 
     def report(self, model: str) -> RolloutReport:
         """Canary vs stable since the canary started (or over the last hour without one)."""

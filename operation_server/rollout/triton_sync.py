@@ -9,11 +9,15 @@ running jobs were assigned stay loaded until those jobs end, so nothing in fligh
 from __future__ import annotations
 
 import logging
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from google.protobuf.json_format import MessageToDict
 
 from hybrid_core.errors import Conflict, HybridError
+from hybrid_core.served_repository import link_version
+from hybrid_core.settings import Settings
+from hybrid_core.version_params import check_version_complete
 from triton_client import TritonClient
 
 logger = logging.getLogger(__name__)
@@ -21,6 +25,52 @@ logger = logging.getLogger(__name__)
 
 class VersionLoadFailed(Conflict):
     code = "version_load_failed"
+
+
+class VersionStager(Protocol):
+    """Makes versions of the canonical repository loadable by the Triton we talk to."""
+
+    def stage(self, model: str, versions: set[str]) -> None:
+        """Raise VersionIncomplete (409) naming what is missing; else the versions can be loaded."""
+
+
+class CanonicalVersions:
+    """Triton reads the canonical repository itself (production): only check the folders are whole."""
+
+    def __init__(self, repository: Path) -> None:
+        self.repository = repository
+
+    def stage(self, model: str, versions: set[str]) -> None:
+        for version in sorted(versions, key=int):
+            check_version_complete(self.repository, model, version)
+
+
+class LinkedVersions(CanonicalVersions):
+    """The local Triton serves a copy whose versions link to canonical folders: link new ones."""
+
+    def __init__(self, repository: Path, served_repository: Path) -> None:
+        super().__init__(repository)
+        self.served_repository = served_repository
+
+    def stage(self, model: str, versions: set[str]) -> None:
+        super().stage(model, versions)
+        served_model_dir = self.served_repository / model
+        if not served_model_dir.is_dir():
+            raise Conflict(
+                f"model {model!r} was added to the repository after the local Triton started; "
+                "restart the local stack to serve it",
+                field="model",
+            )
+        for version in versions:
+            if link_version(self.repository / model, served_model_dir, version):
+                logger.info("linked %s version %s into %s", model, version, served_model_dir)
+
+
+def version_stager(settings: Settings) -> VersionStager:
+    """The stager of this deployment: link into the local Triton's copy when there is one."""
+    if settings.triton_python_repository is None:
+        return CanonicalVersions(settings.model_repository)
+    return LinkedVersions(settings.model_repository, settings.triton_python_repository)
 
 
 def override_config(triton: TritonClient, model: str, versions: set[str]) -> dict[str, Any]:
@@ -32,14 +82,17 @@ def override_config(triton: TritonClient, model: str, versions: set[str]) -> dic
     return config
 
 
-def ensure_versions(triton: TritonClient, model: str, versions: set[str]) -> bool:
+def ensure_versions(triton: TritonClient, stager: VersionStager, model: str, versions: set[str]) -> bool:
     """Reload ``model`` so that exactly ``versions`` are READY; False when already so.
 
-    Raises VersionLoadFailed (409) naming the versions that did not become READY.
+    Versions Triton does not hold yet are staged first (checked whole, derived where the local
+    stack serves a copy). Raises VersionIncomplete (409) naming a missing file, or
+    VersionLoadFailed (409) naming the versions that did not become READY.
     """
     ready = set(triton.ready_versions(model))
     if ready == versions:
         return False
+    stager.stage(model, versions - ready)
     logger.info("Triton %s: READY %s -> %s", model, sorted(ready), sorted(versions))
     try:
         triton.load_model(model, config=override_config(triton, model, versions))

@@ -82,6 +82,7 @@ def rollout_env(
                 "HYBRID_DATABASE_URL": database_url,
                 "HYBRID_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/3",
                 "HYBRID_TRITON_GRPC_URL": rollout_triton.grpc_url,
+                "HYBRID_TRITON_PYTHON_REPOSITORY": str(rollout_triton.repository),
                 "HYBRID_MODEL_REPOSITORY": str(repository),
                 "HYBRID_ADMIN_TOKEN": TOKEN,
                 "HYBRID_MAX_SERIES_PER_JOB": "100",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from benchmarks.triton_repo import DEVICE_PARAMETER, build_repository
 from export_scripts.triton_config import TritonModelSpec, build_model_config, read_model_config
+from local_stack.derive import PYTHON_BASED_BACKEND
 from local_stack.testing import write_canonical_config
 
 
@@ -33,10 +34,11 @@ def test_build_repository_adds_an_unbatched_copy_serving_only_the_version(tmp_pa
     assert unbatched.max_batch_size == batched.max_batch_size
     for config in (batched, unbatched):
         assert list(config.version_policy.specific.versions) == [2]
-        assert config.backend == "python"
+        assert config.backend == PYTHON_BASED_BACKEND
         assert DEVICE_PARAMETER not in config.parameters
-    assert (repository.path / "lstm_nobatch" / "2" / "model.pt").is_symlink()
-    assert (repository.path / "lstm_nobatch" / "2" / "model.py").is_file()
+    assert (repository.path / "lstm_nobatch" / "2").is_symlink()
+    canonical_version = (tmp_path / "canonical" / "lstm" / "2").resolve()
+    assert (repository.path / "lstm_nobatch" / "2").resolve() == canonical_version
 
 
 def test_build_repository_sets_the_device_parameter_when_asked(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from local_stack.derive import (
     ARTIFACT_FILE_PARAMETER,
     ARTIFACT_FORMAT_PARAMETER,
     NUM_THREADS_PARAMETER,
-    PYTHON_MODEL_TEMPLATE,
+    PYTHON_BASED_BACKEND,
     derive_python_config,
     derive_repository,
 )
@@ -66,7 +66,7 @@ def test_derive_python_config_keeps_interface_when_platform_is_libtorch() -> Non
     derived = derive_python_config(canonical, num_threads=3)
 
     assert derived.name == "lstm"
-    assert derived.backend == "python"
+    assert derived.backend == PYTHON_BASED_BACKEND
     assert derived.platform == ""
     assert derived.max_batch_size == canonical.max_batch_size
     assert list(derived.input) == list(canonical.input)
@@ -118,13 +118,13 @@ def test_derive_repository_writes_configs_that_parse_back_when_models_mix_format
     for name in ("lstm", "ma"):
         canonical = read_model_config(source / name / "config.pbtxt")
         config = read_model_config(target / name / "config.pbtxt")
-        assert config.backend == "python"
+        assert config.backend == PYTHON_BASED_BACKEND
         assert config.version_policy == canonical.version_policy
         assert config.dynamic_batching == canonical.dynamic_batching
         assert [(g.count, g.kind) for g in config.instance_group] == [(2, KIND_CPU)]
 
 
-def test_derive_repository_links_artifacts_and_adds_model_py_when_version_has_params(tmp_path: Path) -> None:
+def test_derive_repository_links_version_folders_when_version_has_params(tmp_path: Path) -> None:
     source = _canonical_repository(tmp_path, {"lstm": "pytorch_libtorch"})
     target = tmp_path / "derived"
 
@@ -132,7 +132,8 @@ def test_derive_repository_links_artifacts_and_adds_model_py_when_version_has_pa
 
     for version in ("1", "2"):
         version_dir = target / "lstm" / version
-        assert (version_dir / "model.py").read_text() == PYTHON_MODEL_TEMPLATE.read_text()
+        assert version_dir.is_symlink() and version_dir.resolve() == (source / "lstm" / version).resolve()
+        assert not (version_dir / "model.py").exists()  # the hybrid_python backend brings it
         assert (version_dir / "model.pt").read_bytes() == f"lstm v{version}".encode()
         assert (version_dir / "model.pt").resolve() == (source / "lstm" / version / "model.pt").resolve()
         assert (version_dir / "params.json").is_file()
