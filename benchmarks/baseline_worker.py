@@ -3,8 +3,9 @@
 A Celery worker with the prefork pool (one process per core) registered under the product's
 task name, so the API is unchanged. Each child loads the TorchScript model once after the
 fork (one intra-op thread) and answers one job per task in-process, through the very same
-``worker.service.process_job`` (same pre/post-processing, persistence and publishing): only
-the runtime's ``infer`` seam differs. Run it with ``python -m benchmarks.baseline_worker``.
+``worker.service.process_batch`` with a batch of one job (same pre/post-processing,
+persistence and publishing): only the runtime's ``infer`` seam differs. Run it with
+``python -m benchmarks.baseline_worker``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from hybrid_core.queueing import JOBS_QUEUE, RUN_JOB_TASK, make_celery
 from hybrid_core.settings import get_settings
 from triton_client import InferenceOutput
 from worker.runtime import WorkerRuntime, build_runtime
-from worker.service import fail_job, process_job
+from worker.service import fail_job, process_batch
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ def run_job(self: Task[Any, Any], job_id: str) -> None:
     """One job in-process; failures are recorded (nothing here is worth a retry)."""
     runtime = get_runtime()
     try:
-        process_job(runtime, job_id)
+        for error in process_batch(runtime, [job_id]).values():
+            fail_job(runtime, job_id, error)
     except HybridError as exc:
         fail_job(runtime, job_id, exc)
     except Exception as exc:

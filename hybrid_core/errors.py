@@ -15,6 +15,7 @@
     ├── Forbidden                    403  permanent
     └── RetryableError               503  retryable (Celery retries these and only these)
         ├── ServiceUnavailable           (Triton, Redis, database or broker down)
+        │   └── EnqueueFailed            (the job was recorded, the broker refused its message)
         └── DeadlineExceeded         504
 
 Transports map these once: FastAPI through one exception handler, Celery
@@ -113,6 +114,10 @@ class RetryableError(HybridError):
 
 class ServiceUnavailable(RetryableError):
     code = "service_unavailable"
+
+
+class EnqueueFailed(ServiceUnavailable):
+    code = "enqueue_failed"
 
 
 class DeadlineExceeded(RetryableError):

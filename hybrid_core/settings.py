@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         default=32, gt=0, description="Threads per worker process, i.e. jobs in flight to Triton."
     )
+    worker_batch_max_jobs: int = Field(
+        default=64, gt=0, description="Most jobs a worker process starts, infers and finishes as one batch."
+    )
+    worker_batch_max_wait_s: float = Field(
+        default=0.002, ge=0, description="How long a batch waits for more jobs after its first one."
+    )
+    worker_batch_processors: int = Field(
+        default=2, gt=0, description="Batches of one worker process in flight at once."
+    )
     worker_metrics_port: int = Field(
         default=9101, ge=0, description="Port of a worker's /metrics; 0 turns it off."
     )

@@ -7,12 +7,16 @@ written after the database commit).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis
 
 from hybrid_core.schemas import TERMINAL_STATUSES, JobView
 
 KEY_PREFIX = "hybrid:job:"
 DONE_CHANNEL = "hybrid:job-done"
+NOTICE_SEPARATOR = ","
+"""A done notice names every job a batch finished, separated by this (job ids are hex)."""
 DEFAULT_TTL_S = 24 * 3600
 # Views larger than this (bulk jobs) are not cached: the API reads them from the database.
 MAX_CACHED_VIEW_BYTES = 1_000_000
@@ -33,14 +37,27 @@ class HotJobState:
 
     def put(self, view: JobView) -> None:
         """Store ``view``; a terminal view is also announced on :data:`DONE_CHANNEL`."""
-        payload = view.model_dump_json()
-        if len(payload) > MAX_CACHED_VIEW_BYTES:
-            payload = view.model_copy(update={"forecasts": None}).model_dump_json()
+        self.put_many([view])
+
+    def put_many(self, views: Sequence[JobView], *, announce: bool = True) -> None:
+        """Store ``views`` in one pipeline; the terminal ones are announced in one notice."""
+        if not views:
+            return
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(job_key(view.job_id), payload, ex=self._ttl_s)
-        if view.status in TERMINAL_STATUSES:
-            pipe.publish(DONE_CHANNEL, view.job_id)
+        for view in views:
+            payload = view.model_dump_json()
+            if len(payload) > MAX_CACHED_VIEW_BYTES:
+                payload = view.model_copy(update={"forecasts": None}).model_dump_json()
+            pipe.set(job_key(view.job_id), payload, ex=self._ttl_s)
+        done = [view.job_id for view in views if view.status in TERMINAL_STATUSES]
+        if announce and done:
+            pipe.publish(DONE_CHANNEL, NOTICE_SEPARATOR.join(done))
         pipe.execute()
+
+
+def parse_done_notice(data: bytes) -> list[str]:
+    """The job ids of one :data:`DONE_CHANNEL` notice."""
+    return data.decode().split(NOTICE_SEPARATOR)
 
 
 

@@ -1,13 +1,14 @@
-"""Job lifecycle in the durable store: record, start, succeed or fail, read back.
+"""Jobs in the durable store: record, start and finish in batches, read back.
 
 Every write that finishes a job is idempotent (keyed by job id) and writes the
 job's event to the outbox in the same transaction, so a redelivered task can
-neither duplicate a result nor lose an event.
+neither duplicate a result nor lose an event. ``job_store.lifecycle`` is the one
+caller that starts and finishes jobs, with their Redis views and metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,10 +49,34 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class SuccessRecord:
+    """The result row of a job that succeeded."""
+
+    job_id: str
+    version: str
+    forecasts: list[dict[str, Any]]
+    timings: dict[str, float]
+    worker: str
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """The final reason of a job that failed."""
+
+    job_id: str
+    code: str
+    message: str
+
+
+def _dialect_insert(session: Session) -> Any:
+    """The INSERT construct with ON CONFLICT support of the session's dialect."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def _insert_ignoring_duplicates(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite; True if a row was written."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = _dialect_insert(session)
     # RETURNING tells reliably whether the row was written (rowcount is driver-dependent here).
     statement = insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
     return session.execute(statement).first() is not None
@@ -93,95 +118,110 @@ class JobStore:
         with self._sessions() as session:
             return session.get(JobResult, job_id)
 
-    def mark_running(self, job_id: str) -> Job | None:
-        """Move an active job to ``running`` and count the attempt; None if it already finished."""
-        started = self.start(job_id)
-        return None if started is None else started.job
-
-    def start(self, job_id: str) -> StartedJob | None:
-        """``mark_running`` and the job's series, in one transaction; None if it already finished."""
+    def start_many(self, job_ids: Sequence[str]) -> list[StartedJob]:
+        """``start`` for a batch in one transaction: the jobs still active, each with its series."""
+        if not job_ids:
+            return []
         with self._sessions.begin() as session:
-            session.execute(
+            jobs = session.scalars(
                 update(Job)
-                .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES))
+                .where(Job.id.in_(job_ids), Job.status.in_(ACTIVE_STATUSES))
                 .values(status="running", attempts=Job.attempts + 1, started_at=utcnow())
+                .returning(Job),
+                execution_options={"synchronize_session": False},
+            ).all()
+            if not jobs:
+                return []
+            rows = session.execute(
+                select(JobInput.job_id, JobInput.series).where(JobInput.job_id.in_([j.id for j in jobs]))
             )
-            job = session.get(Job, job_id)
-            if job is None or job.status != "running":
-                return None
-            inputs = session.get(JobInput, job_id)
-            return StartedJob(job=job, series=[] if inputs is None else inputs.series)
+            inputs = {job_id: series for job_id, series in rows}
+            return [StartedJob(job=job, series=inputs.get(job.id) or []) for job in jobs]
 
-    def record_success(
+    def finish_many(
         self,
-        job_id: str,
+        successes: Sequence[SuccessRecord],
+        failures: Sequence[FailureRecord],
         *,
-        version: str,
-        forecasts: list[dict[str, Any]],
-        timings: dict[str, float],
-        worker: str,
-        event: JobEvent | None,
+        event_of: Callable[[Job], JobEvent],
         topic: str | None,
-    ) -> Job | None:
-        """Store the result, finish the job and queue its event atomically; return the finished job.
+    ) -> list[Job]:
+        """Finish a batch in one transaction: result rows, status updates and outbox events.
 
-        Returns None (and changes nothing) when the job already has a result.
+        A job gets its result only once (a redelivered job's duplicate is dropped) and fails only
+        while active; returns the jobs this call finished, each with its ``event_of`` queued on
+        ``topic`` (no events when None).
         """
+        finished: list[Job] = []
         with self._sessions.begin() as session:
-            written = _insert_ignoring_duplicates(
-                session,
-                JobResult.__table__,
-                {
-                    "job_id": job_id,
-                    "version": version,
-                    "forecasts": forecasts,
-                    "timings": timings,
-                    "worker": worker,
-                    "created_at": utcnow(),
-                },
-            )
-            if not written:
-                return None
-            session.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(status="succeeded", finished_at=utcnow(), error_code=None, error_message=None)
-            )
-            self._queue_event(session, event, topic)
-            return session.get(Job, job_id)
-
-    def record_failure(
-        self, job_id: str, *, code: str, message: str, event: JobEvent | None, topic: str | None
-    ) -> Job | None:
-        """Fail an active job with its reason and queue its event; return the failed job.
-
-        Returns None (and changes nothing) when the job had already finished.
-        """
-        with self._sessions.begin() as session:
-            result = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES))
-                .values(status="failed", finished_at=utcnow(), error_code=code, error_message=message)
-            )
-            if not getattr(result, "rowcount", 0):
-                return None
-            self._queue_event(session, event, topic)
-            return session.get(Job, job_id)
+            if successes:
+                insert = _dialect_insert(session)
+                now = utcnow()
+                written = set(
+                    session.scalars(
+                        insert(JobResult)
+                        .values(
+                            [
+                                {
+                                    "job_id": r.job_id,
+                                    "version": r.version,
+                                    "forecasts": r.forecasts,
+                                    "timings": r.timings,
+                                    "worker": r.worker,
+                                    "created_at": now,
+                                }
+                                for r in successes
+                            ]
+                        )
+                        .on_conflict_do_nothing()
+                        .returning(JobResult.job_id)
+                    ).all()
+                )
+                if written:
+                    finished += session.scalars(
+                        update(Job)
+                        .where(Job.id.in_(written))
+                        .values(status="succeeded", finished_at=now, error_code=None, error_message=None)
+                        .returning(Job),
+                        execution_options={"synchronize_session": False},
+                    ).all()
+            for failure in failures:  # rare: one statement each, in the same transaction
+                finished += session.scalars(
+                    update(Job)
+                    .where(Job.id == failure.job_id, Job.status.in_(ACTIVE_STATUSES))
+                    .values(
+                        status="failed",
+                        finished_at=utcnow(),
+                        error_code=failure.code,
+                        error_message=failure.message,
+                    )
+                    .returning(Job),
+                    execution_options={"synchronize_session": False},
+                ).all()
+            if topic is not None:
+                self._queue_events(session, [event_of(job) for job in finished], topic)
+        return finished
 
     @staticmethod
-    def _queue_event(session: Session, event: JobEvent | None, topic: str | None) -> None:
-        if event is None or topic is None:
+    def _queue_events(session: Session, events: Sequence[JobEvent], topic: str) -> None:
+        if not events:
             return
-        _insert_ignoring_duplicates(
-            session,
-            EventOutbox.__table__,
-            {
-                "job_id": event.job_id,
-                "topic": topic,
-                "payload": event.model_dump_json(),
-                "attempts": 0,
-                "created_at": utcnow(),
-            },
+        now = utcnow()
+        session.execute(
+            _dialect_insert(session)(EventOutbox)
+            .values(
+                [
+                    {
+                        "job_id": event.job_id,
+                        "topic": topic,
+                        "payload": event.model_dump_json(),
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                    for event in events
+                ]
+            )
+            .on_conflict_do_nothing()
         )
 
     def record_shadow(

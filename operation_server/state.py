@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 import redis
@@ -14,6 +15,7 @@ from hybrid_core.settings import Settings
 from job_store.database import make_engine, make_session_factory, migrate
 from job_store.hot_state import HotJobState
 from job_store.jobs import JobStore
+from job_store.lifecycle import JobLifecycle
 from job_store.rollouts import RolloutStore
 from operation_server.catalog import ModelCatalog
 from operation_server.rollout.service import RolloutService
@@ -27,6 +29,8 @@ class ApiState:
     settings: Settings
     engine: Engine
     store: JobStore
+    lifecycle: JobLifecycle
+    """Finishes jobs the API ends itself: sync ``record=true``, enqueue failures, the sweeper."""
     hot: HotJobState
     redis: redis.Redis
     aioredis: aioredis.Redis
@@ -45,6 +49,8 @@ class ApiState:
 
 
 API_DB_POOL_SIZE = 40
+RECORDING_WORKER = f"api@{socket.gethostname()}"
+"""The ``worker`` column of results the API recorded itself."""
 
 
 def build_state(settings: Settings) -> ApiState:
@@ -60,12 +66,15 @@ def build_state(settings: Settings) -> ApiState:
     triton = TritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s)
     sessions = make_session_factory(engine)
     jobs = JobStore(sessions)
+    hot = HotJobState(sync_redis)
     catalog = ModelCatalog(settings.model_repository, triton)
+    topic = settings.kafka_topic if settings.kafka_bootstrap_servers else None
     return ApiState(
         settings=settings,
         engine=engine,
         store=jobs,
-        hot=HotJobState(sync_redis),
+        lifecycle=JobLifecycle(jobs, hot, topic=topic, worker=RECORDING_WORKER),
+        hot=hot,
         redis=sync_redis,
         aioredis=async_redis,
         triton=triton,

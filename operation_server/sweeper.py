@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from hybrid_core.errors import JobExpired
 from job_store.jobs import utcnow
-from job_store.views import job_event, job_view
+from job_store.lifecycle import Failed
 from operation_server.state import ApiState
 
 logger = logging.getLogger(__name__)
@@ -23,16 +23,9 @@ SWEEP_INTERVAL_S = 30.0
 def expire_stale_jobs(state: ApiState) -> int:
     """Fail every job older than ``job_timeout_s`` that is still active; return how many."""
     timeout_s = state.settings.job_timeout_s
-    topic = state.settings.kafka_topic if state.settings.kafka_bootstrap_servers else None
-    expired = 0
-    for job in state.store.stale_active_jobs(utcnow() - timedelta(seconds=timeout_s)):
-        error = JobExpired(f"no worker finished the job within {timeout_s:g} s of its submission")
-        failed = state.store.record_failure(
-            job.id, code=error.code, message=error.message, event=job_event(job, error=error), topic=topic
-        )
-        if failed is not None:
-            expired += 1
-            state.hot.put(job_view(failed))
+    error = JobExpired(f"no worker finished the job within {timeout_s:g} s of its submission")
+    stale = state.store.stale_active_jobs(utcnow() - timedelta(seconds=timeout_s))
+    expired = len(state.lifecycle.finish([Failed(job.id, error) for job in stale]))
     if expired:
         logger.warning("expired %d jobs older than %g s", expired, timeout_s)
     return expired

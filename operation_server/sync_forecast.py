@@ -9,7 +9,6 @@ outbox when events are on: any worker's outbox relay publishes it.
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from dataclasses import asdict
@@ -21,14 +20,10 @@ from hybrid_core import metrics
 from hybrid_core.errors import HybridError
 from hybrid_core.forecasting import ForecastOutcome, forecast_async
 from hybrid_core.schemas import ForecastRequest
-from hybrid_core.settings import Settings
 from job_store.jobs import JobStore
-from job_store.views import job_event
+from job_store.lifecycle import JobLifecycle, Succeeded
 from operation_server.versions import Resolution
 from triton_client import AsyncTritonClient, InferenceOutput
-
-RECORDING_WORKER = f"api@{socket.gethostname()}"
-"""The ``worker`` column of results the API recorded itself."""
 
 
 async def run_forecast(
@@ -70,7 +65,7 @@ async def run_forecast(
 
 def record_forecast(
     store: JobStore,
-    settings: Settings,
+    lifecycle: JobLifecycle,
     request: ForecastRequest,
     resolution: Resolution,
     horizon: int,
@@ -82,17 +77,14 @@ def record_forecast(
     """
     started = time.perf_counter()
     job_id = uuid.uuid4().hex
-    job = store.create(resolution.new_job(job_id, request, horizon, shadow=False))
-    forecasts = [asdict(f) for f in outcome.forecasts]
-    timings = dict(outcome.timings_s)
-    store.record_success(
+    store.create(resolution.new_job(job_id, request, horizon, shadow=False))
+    done = Succeeded(
         job_id,
-        version=outcome.version,
-        forecasts=forecasts,
-        timings=timings,
-        worker=RECORDING_WORKER,
-        event=job_event(job, timings_s=timings, forecasts=forecasts),
-        topic=settings.kafka_topic if settings.kafka_bootstrap_servers else None,
+        outcome.version,
+        [asdict(f) for f in outcome.forecasts],
+        dict(outcome.timings_s),
+        interval_level=resolution.params.residuals.interval_level,
     )
+    lifecycle.finish([done], observed=True)  # run_forecast counted it already
     metrics.observe_stages(request.model, resolution.version, {"persist_s": time.perf_counter() - started})
     return job_id

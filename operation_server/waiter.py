@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 
-from job_store.hot_state import DONE_CHANNEL
+from job_store.hot_state import DONE_CHANNEL, parse_done_notice
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ class JobDoneWaiter:
                     async for message in pubsub.listen():
                         data = message.get("data")
                         if isinstance(data, bytes):
-                            self._wake(data.decode())
+                            for job_id in parse_done_notice(data):
+                                self._wake(job_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis restarted: waiters fall back to periodic re-reads

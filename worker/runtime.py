@@ -11,7 +11,7 @@ import logging
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,9 @@ from hybrid_core.version_params import VersionParams, load_version_params
 from job_store.database import make_engine, make_session_factory, migrate
 from job_store.hot_state import HotJobState
 from job_store.jobs import JobStore
+from job_store.lifecycle import JobLifecycle
 from triton_client import InferenceOutput, TritonClient
+from worker.gathering import JobGatherer
 from worker.metrics import KAFKA_EVENTS_PENDING
 
 
@@ -36,11 +38,12 @@ class WorkerRuntime:
 
     settings: Settings
     store: JobStore
-    hot: HotJobState
+    lifecycle: JobLifecycle
     triton: TritonClient
     infer_pool: ThreadPoolExecutor
     relay: OutboxRelay | None = None
-    worker_name: str = field(default_factory=socket.gethostname)
+    gatherer: JobGatherer | None = None
+    """Set by the tasks module: it binds the batch logic of ``worker.service`` to this runtime."""
 
     def params(self, model: str, version: str) -> VersionParams:
         """The pinned version's parameters from the model repository."""
@@ -51,12 +54,9 @@ class WorkerRuntime:
         with TRITON_IN_FLIGHT.track_inprogress():
             return self.triton.infer(model, batch, version=version)
 
-    def job_finished(self) -> None:
-        """Publish the job's outbox event now rather than at the relay's next tick."""
-        if self.relay is not None:
-            self.relay.wake()
-
     def close(self) -> None:
+        if self.gatherer is not None:
+            self.gatherer.close()
         if self.relay is not None:
             self.relay.stop()
         self.infer_pool.shutdown(wait=False, cancel_futures=True)
@@ -78,11 +78,21 @@ def build_runtime(settings: Settings) -> WorkerRuntime:
         relay = OutboxRelay.from_settings(settings, sessions)
         relay.start()
         KAFKA_EVENTS_PENDING.set_function(relay.pending_count)
+    store = JobStore(sessions)
+    topic = settings.kafka_topic if settings.kafka_bootstrap_servers else None
+    lifecycle = JobLifecycle(
+        store,
+        HotJobState(redis.Redis.from_url(settings.redis_url)),
+        topic=topic,
+        worker=socket.gethostname(),
+        # Publish the batch's outbox events now rather than at the relay's next tick.
+        on_finished=relay.wake if relay is not None else None,
+    )
     return WorkerRuntime(
         settings=settings,
-        store=JobStore(sessions),
+        store=store,
+        lifecycle=lifecycle,
         relay=relay,
-        hot=HotJobState(redis.Redis.from_url(settings.redis_url)),
         triton=TritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
         infer_pool=ThreadPoolExecutor(settings.worker_infer_threads, thread_name_prefix="triton-infer"),
     )

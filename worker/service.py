@@ -1,81 +1,119 @@
-"""The worker's job logic as plain functions; ``worker.tasks`` only adds messaging concerns."""
+"""The worker's job logic as plain functions; ``worker.tasks`` only adds messaging concerns.
+
+Jobs run in batches (``worker.gathering``): the batch starts in one transaction, each group
+of jobs on the same model, version and horizon goes to Triton as one set of series, and the
+batch finishes in one transaction through :class:`job_store.lifecycle.JobLifecycle`.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 import numpy as np
-import numpy.typing as npt
 
 from hybrid_core import metrics
-from hybrid_core.errors import HybridError
-from hybrid_core.forecasting import forecast
+from hybrid_core.errors import HybridError, RetryableError
+from hybrid_core.forecasting import ForecastOutcome, forecast
 from hybrid_core.processing import Forecast
-from job_store.hot_state import CACHED_FORECASTS_MAX_SERIES
-from job_store.jobs import utcnow
+from job_store.jobs import StartedJob
+from job_store.lifecycle import Failed, Outcome, Succeeded
 from job_store.models import Job
-from job_store.views import job_event, job_view
-from triton_client.codec import InferenceOutput
 from worker.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
 
+GroupKey = tuple[str, str, int]
+"""(model, version, horizon): jobs that can share one set of Triton requests."""
 
-def _event_topic(runtime: WorkerRuntime) -> str | None:
-    return runtime.settings.kafka_topic if runtime.settings.kafka_bootstrap_servers else None
 
+def process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[str, RetryableError]:
+    """Run a batch of jobs; record successes and permanent failures; return the retryable errors.
 
-def process_job(runtime: WorkerRuntime, job_id: str) -> None:
-    """Run one job to success. Raises HybridError (retryable or permanent) on failure.
-
-    A job that already finished (a redelivered message) is left untouched.
+    Jobs that already finished (redelivered messages) are left untouched. A job whose input
+    breaks its group's request is run alone, so it cannot fail its batch-mates.
     """
-    started = runtime.store.start(job_id)
-    if started is None:
-        logger.info("job %s already finished or unknown; nothing to do", job_id)
-        return
-    job, series = started.job, started.series
-    runtime.hot.put(job_view(job))
-    params = runtime.params(job.model, job.version)
+    started = runtime.lifecycle.start(job_ids)
+    groups: dict[GroupKey, list[StartedJob]] = defaultdict(list)
+    for item in started:
+        groups[(item.job.model, item.job.version, item.job.horizon)].append(item)
+    outcomes: list[Outcome] = []
+    retry: dict[str, RetryableError] = {}
+    answered: dict[str, list[Forecast]] = {}
+    for key, members in groups.items():
+        for item, result in _forecast_group(runtime, key, members):
+            if isinstance(result, RetryableError):
+                retry[item.job.id] = result
+            elif isinstance(result, HybridError):
+                outcomes.append(Failed(item.job.id, result))
+            else:
+                answered[item.job.id] = result.forecasts
+                outcomes.append(_succeeded(runtime, item.job, result))
+    persist_started = time.perf_counter()
+    finished = runtime.lifecycle.finish(outcomes)
+    persist_s = time.perf_counter() - persist_started
+    for job in finished:
+        metrics.observe_stages(job.model, job.version, {"persist_s": persist_s})
+    inputs = {item.job.id: item.series for item in started}
+    for job in finished:
+        if job.shadow_version and job.id in answered:
+            run_shadow(runtime, job, inputs[job.id], answered[job.id])
+    return retry
 
-    def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
-        return runtime.infer(job.model, job.version, batch)
 
-    outcome = forecast(
-        series,
-        params,
-        infer,
-        horizon=job.horizon,
-        batch_size=runtime.settings.infer_batch_size,
-        executor=runtime.infer_pool,
-    )
-    forecasts = [asdict(f) for f in outcome.forecasts]
+def _succeeded(runtime: WorkerRuntime, job: Job, outcome: ForecastOutcome) -> Succeeded:
     timings = dict(outcome.timings_s)
     if job.started_at is not None:
         timings["queue_wait_s"] = max(0.0, (job.started_at - job.created_at).total_seconds())
-    event = job_event(job, timings_s=timings, forecasts=forecasts)
-    persist_started = time.perf_counter()
-    finished = runtime.store.record_success(
-        job_id,
-        version=outcome.version,
-        forecasts=forecasts,
-        timings=timings,
-        worker=runtime.worker_name,
-        event=event,
-        topic=_event_topic(runtime),
+    level = runtime.params(job.model, outcome.version).residuals.interval_level
+    return Succeeded(
+        job.id, outcome.version, [asdict(f) for f in outcome.forecasts], timings, interval_level=level
     )
-    timings["persist_s"] = time.perf_counter() - persist_started
-    if finished is None:
-        return
-    publish_started = time.perf_counter()
-    runtime.job_finished()
-    _publish_view(runtime, finished, forecasts, params.residuals.interval_level)
-    timings["publish_s"] = time.perf_counter() - publish_started
-    _observe_success(job, timings)
-    if job.shadow_version:
-        run_shadow(runtime, job, series, outcome.forecasts)
+
+
+def _forecast_group(
+    runtime: WorkerRuntime, key: GroupKey, members: list[StartedJob]
+) -> list[tuple[StartedJob, ForecastOutcome | HybridError]]:
+    """Forecast every member's series in one call; on a permanent error, each member alone."""
+    try:
+        outcome = _forecast(runtime, key, [s for item in members for s in item.series])
+    except RetryableError as exc:
+        return [(item, exc) for item in members]
+    except Exception as exc:
+        if len(members) == 1:
+            return [(members[0], _as_failure(exc, members[0].job.id))]
+        # One member's input (or a bug it triggers) broke the shared request: isolate it.
+        return [pair for item in members for pair in _forecast_group(runtime, key, [item])]
+    split: list[tuple[StartedJob, ForecastOutcome | HybridError]] = []
+    offset = 0
+    for item in members:
+        count = len(item.series)
+        part = ForecastOutcome(outcome.forecasts[offset : offset + count], outcome.version, outcome.timings_s)
+        split.append((item, part))
+        offset += count
+    return split
+
+
+def _forecast(runtime: WorkerRuntime, key: GroupKey, series: list[list[float | None]]) -> ForecastOutcome:
+    model, version, horizon = key
+    return forecast(
+        series,
+        runtime.params(model, version),
+        lambda batch: runtime.infer(model, version, batch),
+        horizon=horizon,
+        batch_size=runtime.settings.infer_batch_size,
+        executor=runtime.infer_pool,
+    )
+
+
+def _as_failure(exc: Exception, job_id: str) -> HybridError:
+    if isinstance(exc, HybridError):
+        return exc
+    logger.exception("job %s failed unexpectedly", job_id, exc_info=exc)
+    return HybridError(f"internal error: {type(exc).__name__}: {exc}")
 
 
 def run_shadow(
@@ -89,14 +127,7 @@ def run_shadow(
     assert version is not None
     started = time.perf_counter()
     try:
-        shadow = forecast(
-            series,
-            runtime.params(job.model, version),
-            lambda batch: runtime.infer(job.model, version, batch),
-            horizon=job.horizon,
-            batch_size=runtime.settings.infer_batch_size,
-            executor=runtime.infer_pool,
-        )
+        shadow = _forecast(runtime, (job.model, version, job.horizon), series)
     except HybridError as exc:
         runtime.store.record_shadow(
             job.id,
@@ -127,37 +158,7 @@ def run_shadow(
     )
 
 
-def _observe_success(job: Job, timings: dict[str, float]) -> None:
-    metrics.observe_stages(job.model, job.version, timings)
-    metrics.JOBS_FINISHED.labels(job.model, job.version, job.arm, "succeeded").inc()
-    metrics.JOB_DURATION.labels(job.model, job.version, job.arm).observe(
-        max(0.0, (utcnow() - job.created_at).total_seconds())
-    )
-
-
 def fail_job(runtime: WorkerRuntime, job_id: str, error: HybridError) -> None:
     """Record ``error`` as the job's final reason (no-op for a job that already finished)."""
-    job = runtime.store.get(job_id)
-    if job is None:
-        logger.error("cannot fail unknown job %s: %s", job_id, error.message)
-        return
-    event = job_event(job, error=error)
-    failed = runtime.store.record_failure(
-        job_id, code=error.code, message=error.message, event=event, topic=_event_topic(runtime)
-    )
-    if failed is not None:
-        runtime.job_finished()
-        _publish_view(runtime, failed, None, None)
-        metrics.JOBS_FINISHED.labels(job.model, job.version, job.arm, "failed").inc()
-        metrics.JOB_FAILURES.labels(error.code).inc()
-
-
-def _publish_view(
-    runtime: WorkerRuntime, job: Job, forecasts: list[dict[str, list[float]]] | None, level: float | None
-) -> None:
-    if job.series_count > CACHED_FORECASTS_MAX_SERIES:
-        forecasts = None  # the API serves a bulk result from the database
-    try:
-        runtime.hot.put(job_view(job, forecasts=forecasts, interval_level=level))
-    except Exception:  # the database already holds the truth; a cold cache only slows polling
-        logger.exception("could not cache the view of job %s in Redis", job.id)
+    if runtime.lifecycle.fail(job_id, error) is None:
+        logger.info("job %s already finished or unknown; not failing it with %s", job_id, error.code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import redis
@@ -12,10 +13,11 @@ from celery import Task
 from hybrid_core.errors import HybridError, RetryableError, ServiceUnavailable
 from hybrid_core.queueing import RUN_JOB_TASK, make_celery
 from hybrid_core.settings import get_settings
+from worker.gathering import JobGatherer
 from worker.metrics import JOB_RETRIES
 from worker.retry_policy import backoff_delay_s
-from worker.runtime import get_runtime
-from worker.service import fail_job, process_job
+from worker.runtime import WorkerRuntime, get_runtime
+from worker.service import fail_job, process_batch
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def run_job(self: Task[Any, Any], job_id: str) -> None:
     settings = runtime.settings
     try:
         try:
-            process_job(runtime, job_id)
+            _gatherer(runtime).run(job_id)
         except _TRANSIENT_INFRA_ERRORS as exc:
             raise ServiceUnavailable(f"{type(exc).__name__}: {exc}") from exc
     except RetryableError as exc:
@@ -65,6 +67,24 @@ def run_job(self: Task[Any, Any], job_id: str) -> None:
     except Exception as exc:  # a bug must still end the job with a recorded reason
         logger.exception("job %s failed unexpectedly", job_id)
         fail_job(runtime, job_id, HybridError(f"internal error: {type(exc).__name__}: {exc}"))
+
+
+_gatherer_lock = threading.Lock()
+
+
+def _gatherer(runtime: WorkerRuntime) -> JobGatherer:
+    """The process's gatherer, built with its runtime (after the fork, like every resource)."""
+    if runtime.gatherer is None:
+        with _gatherer_lock:
+            if runtime.gatherer is None:
+                settings = runtime.settings
+                runtime.gatherer = JobGatherer(
+                    lambda job_ids: process_batch(runtime, job_ids),
+                    max_jobs=settings.worker_batch_max_jobs,
+                    max_wait_s=settings.worker_batch_max_wait_s,
+                    processors=settings.worker_batch_processors,
+                )
+    return runtime.gatherer
 
 
 def _exhausted(error: RetryableError, retries: int) -> HybridError:

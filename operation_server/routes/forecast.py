@@ -70,7 +70,7 @@ async def forecast_now(
     job_id = None
     if record:
         job_id = await asyncio.to_thread(
-            record_forecast, state.store, state.settings, body, resolution, horizon, outcome
+            record_forecast, state.store, state.lifecycle, body, resolution, horizon, outcome
         )
     # Built from values we produced (no re-validation) and serialized once by pydantic-core:
     # returning the model would make FastAPI validate and encode it again.

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from kombu.exceptions import OperationalError as BrokerError
 
-from hybrid_core.errors import JobNotFound, ServiceUnavailable
+from hybrid_core.errors import EnqueueFailed, JobNotFound, ServiceUnavailable
 from hybrid_core.queueing import RUN_JOB_TASK
 from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobView
 from job_store.hot_state import final_view, job_key
@@ -41,8 +41,9 @@ def submit_job(body: ForecastRequest, state: StateDep) -> JobAccepted:
         state.celery.send_task(RUN_JOB_TASK, args=[job_id], retry=True, retry_policy={"max_retries": 2})
     except (BrokerError, OSError) as exc:
         reason = f"could not enqueue the job: {exc}"
-        state.store.record_failure(job_id, code="enqueue_failed", message=reason, event=None, topic=None)
-        raise ServiceUnavailable(reason) from exc
+        error = ServiceUnavailable(reason)
+        state.lifecycle.fail(job_id, EnqueueFailed(reason))
+        raise error from exc
     JOBS_SUBMITTED.labels(body.model, resolution.version, resolution.arm).inc()
     return JobAccepted(
         job_id=job_id,

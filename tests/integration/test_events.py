@@ -22,7 +22,7 @@ from event_bus import OutboxRelay, ProducerTimeouts, ReceivedEvent, ensure_topic
 from hybrid_cli.main import main as cli_main
 from hybrid_core.schemas import JobEvent
 from job_store.database import make_engine, make_session_factory, migrate
-from job_store.jobs import JobStore, NewJob
+from job_store.jobs import JobStore, NewJob, SuccessRecord
 from job_store.models import EventOutbox, Job
 from local_stack.tansu import TansuBroker, TansuStartError, find_tansu_binary
 from local_stack.waiting import wait_until
@@ -85,7 +85,7 @@ def finish_job(sessions: sessionmaker[Session], topic: str) -> JobEvent:
     store = JobStore(sessions)
     job_id = uuid.uuid4().hex
     store.create(NewJob(job_id, "ets", "1", "stable", None, horizon=2, series=[[1.0, 2.0, 3.0]]))
-    store.mark_running(job_id)
+    store.start_many([job_id])
     forecasts = [{"mean": [4.0, 5.0], "lower": [3.0, 4.0], "upper": [5.0, 6.0]}]
     timings = {"preprocess_s": 0.001, "infer_s": 0.02, "postprocess_s": 0.001, "total_s": 0.022}
     event = JobEvent.model_validate(
@@ -102,10 +102,10 @@ def finish_job(sessions: sessionmaker[Session], topic: str) -> JobEvent:
             "finished_at": datetime.now(UTC),
         }
     )
-    written = store.record_success(
-        job_id, version="1", forecasts=forecasts, timings=timings, worker="test", event=event, topic=topic
+    written = store.finish_many(
+        [SuccessRecord(job_id, "1", forecasts, timings, "test")], [], event_of=lambda _: event, topic=topic
     )
-    assert written
+    assert [job.id for job in written] == [job_id]
     return event
 
 

@@ -1,0 +1,132 @@
+"""The one owner of a job's transitions: start and finish, for one job or a batch, with every effect.
+
+Finishing writes the result rows or failure reasons, the outbox events (one transaction), the
+Redis views (one pipeline, one wake-up publish) and the finished-job metrics. The worker's
+success and failure paths, the sweeper, an enqueue failure and the sync path's ``record=true``
+all go through :class:`JobLifecycle`, so each finished job gets the same effects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hybrid_core import metrics
+from hybrid_core.errors import HybridError
+from job_store.hot_state import CACHED_FORECASTS_MAX_SERIES, HotJobState
+from job_store.jobs import FailureRecord, JobStore, StartedJob, SuccessRecord, utcnow
+from job_store.models import Job
+from job_store.views import job_event, job_view
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    """A job's forecasts, ready to be recorded."""
+
+    job_id: str
+    version: str
+    forecasts: list[dict[str, Any]]
+    timings_s: dict[str, float]
+    interval_level: float | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A job's final error."""
+
+    job_id: str
+    error: HybridError
+
+
+Outcome = Succeeded | Failed
+
+
+@dataclass
+class JobLifecycle:
+    """Start and finish jobs in batches; ``on_finished`` runs once per batch that finished any."""
+
+    store: JobStore
+    hot: HotJobState
+    topic: str | None
+    """Kafka topic of job events; None when events are off."""
+    worker: str
+    on_finished: Callable[[], None] | None = None
+
+    def start(self, job_ids: Sequence[str]) -> list[StartedJob]:
+        """Mark the still-active jobs running (one transaction, one Redis pipeline)."""
+        started = self.store.start_many(job_ids)
+        self._cache([job_view(s.job) for s in started], announce=False)
+        return started
+
+    def finish(self, outcomes: Sequence[Outcome], *, observed: bool = False) -> list[Job]:
+        """Record every outcome with its event, view and metrics; return the jobs finished now.
+
+        Jobs that had already finished (a redelivered message, a sweeper that came first) are
+        left untouched and not returned. ``observed``: the caller's transport already counted
+        these forecasts in the metrics (the sync path), so they are not counted twice.
+        """
+        if not outcomes:
+            return []
+        successes = {o.job_id: o for o in outcomes if isinstance(o, Succeeded)}
+        failures = {o.job_id: o for o in outcomes if isinstance(o, Failed)}
+
+        def event_of(job: Job) -> Any:
+            if job.id in failures:
+                return job_event(job, error=failures[job.id].error)
+            done = successes[job.id]
+            return job_event(job, timings_s=done.timings_s, forecasts=done.forecasts)
+
+        finished = self.store.finish_many(
+            [
+                SuccessRecord(o.job_id, o.version, o.forecasts, o.timings_s, self.worker)
+                for o in successes.values()
+            ],
+            [FailureRecord(o.job_id, o.error.code, o.error.message) for o in failures.values()],
+            event_of=event_of,
+            topic=self.topic,
+        )
+        if not finished:
+            return []
+        if self.on_finished is not None:
+            self.on_finished()
+        views = []
+        for job in finished:
+            done = successes.get(job.id)
+            forecasts = done.forecasts if done is not None else None
+            if job.series_count > CACHED_FORECASTS_MAX_SERIES:
+                forecasts = None  # the API serves a bulk result from the database
+            level = done.interval_level if done is not None else None
+            views.append(job_view(job, forecasts=forecasts, interval_level=level))
+        self._cache(views, announce=True)
+        if not observed:
+            _observe(finished, successes, failures)
+        return finished
+
+    def fail(self, job_id: str, error: HybridError) -> Job | None:
+        """Finish one job as failed with ``error``; None when it had already finished."""
+        finished = self.finish([Failed(job_id, error)])
+        return finished[0] if finished else None
+
+    def _cache(self, views: list[Any], *, announce: bool) -> None:
+        try:
+            self.hot.put_many(views, announce=announce)
+        except Exception:  # the database already holds the truth; a cold cache only slows polling
+            logger.exception("could not cache %d job views in Redis", len(views))
+
+
+def _observe(finished: list[Job], successes: dict[str, Succeeded], failures: dict[str, Failed]) -> None:
+    now = utcnow()
+    for job in finished:
+        status = "failed" if job.id in failures else "succeeded"
+        metrics.JOBS_FINISHED.labels(job.model, job.version, job.arm, status).inc()
+        if status == "failed":
+            metrics.JOB_FAILURES.labels(failures[job.id].error.code).inc()
+            continue
+        metrics.observe_stages(job.model, job.version, successes[job.id].timings_s)
+        metrics.JOB_DURATION.labels(job.model, job.version, job.arm).observe(
+            max(0.0, (now - job.created_at).total_seconds())
+        )
