@@ -88,8 +88,12 @@ def _load_after_fork(**_: object) -> None:
 @app.task(  # type: ignore[untyped-decorator]
     name=RUN_JOB_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
 )
-def run_job(self: Task[Any, Any], job_id: str) -> None:
-    """One job in-process; failures are recorded (nothing here is worth a retry)."""
+def run_job(self: Task[Any, Any], job_id: str, series_count: int = 1) -> None:
+    """One job in-process; failures are recorded (nothing here is worth a retry).
+
+    ``series_count`` comes with every message of the product's queue; the baseline runs each
+    job alone whatever its size.
+    """
     runtime = get_runtime()
     try:
         for error in process_batch(runtime, [job_id]).values():

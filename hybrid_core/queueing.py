@@ -5,8 +5,11 @@ Only messaging configuration lives here; the tasks are registered by ``worker.ta
 
 from __future__ import annotations
 
+import redis
 from celery import Celery
+from kombu.exceptions import OperationalError as BrokerError
 
+from hybrid_core.errors import ServiceUnavailable
 from hybrid_core.settings import Settings
 
 RUN_JOB_TASK = "hybrid.run_job"
@@ -38,3 +41,31 @@ def make_celery(settings: Settings) -> Celery:
         worker_send_task_events=False,
     )
     return app
+
+
+class JobQueue:
+    """The API's port to the job queue: enqueue a recorded job, read how many wait."""
+
+    def __init__(self, app: Celery, client: redis.Redis) -> None:
+        self._app = app
+        self._redis = client
+
+    def enqueue(self, job_id: str, *, series_count: int) -> None:
+        """Queue ``job_id`` for a worker; ServiceUnavailable when the broker refuses it.
+
+        ``series_count`` lets the worker run a bulk job on its own instead of in a micro-batch.
+        """
+        try:
+            self._app.send_task(
+                RUN_JOB_TASK,
+                args=[job_id],
+                kwargs={"series_count": series_count},
+                retry=True,
+                retry_policy={"max_retries": 2},
+            )
+        except (BrokerError, OSError) as exc:
+            raise ServiceUnavailable(f"could not enqueue the job: {exc}") from exc
+
+    def depth(self) -> int:
+        """Jobs waiting in the queue (not yet reserved by a worker)."""
+        return int(self._redis.llen(JOBS_QUEUE))

@@ -79,7 +79,10 @@ class Settings(BaseSettings):
         default=0.002, ge=0, description="How long a batch waits for more jobs after its first one."
     )
     worker_batch_processors: int = Field(
-        default=2, gt=0, description="Batches of one worker process in flight at once."
+        default=1,
+        gt=0,
+        description="Micro-batches of one worker process in flight at once; more overlap their Triton "
+        "calls, but each closes smaller (measured on 2 cores: 1 serves 149 jobs/s, 2 serve 113).",
     )
     worker_metrics_port: int = Field(
         default=9101, ge=0, description="Port of a worker's /metrics; 0 turns it off."

@@ -61,15 +61,17 @@ def parse_done_notice(data: bytes) -> list[str]:
 
 
 
-def final_view(raw: bytes | str | None) -> JobView | None:
-    """A cached view that can answer a read by itself: failed, or succeeded with its forecasts.
+def cached_view(raw: bytes | str | None) -> JobView | None:
+    """A cached view that can answer a read by itself: any state, but a success only with its
+    forecasts.
 
-    None for a missing key, an unfinished job, or a bulk result cached without forecasts
-    (:meth:`HotJobState.put` strips those): the caller reads the database then.
+    None for a missing key or a bulk result cached without forecasts (:meth:`HotJobState.put`
+    strips those): the caller reads the database then. Views are written after each commit of
+    the job's state, so a cached view is never ahead of the database.
     """
     if raw is None:
         return None
     view = JobView.model_validate_json(raw)
-    if view.status == "failed" or (view.status == "succeeded" and view.forecasts is not None):
-        return view
-    return None
+    if view.status == "succeeded" and view.forecasts is None:
+        return None
+    return view

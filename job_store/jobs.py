@@ -9,11 +9,11 @@ caller that starts and finishes jobs, with their Redis views and metrics.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +21,10 @@ from hybrid_core.schemas import JobEvent
 from job_store.models import EventOutbox, Job, JobInput, JobResult, ShadowResult
 
 ACTIVE_STATUSES = ("queued", "running")
+_JOBS: Table = Job.__table__  # type: ignore[assignment]
+_INPUTS: Table = JobInput.__table__  # type: ignore[assignment]
+_RESULTS: Table = JobResult.__table__  # type: ignore[assignment]
+_OUTBOX: Table = EventOutbox.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -43,10 +47,27 @@ class NewJob:
     horizon: int
     series: Sequence[Sequence[float | None]]
     shadow_version: str | None = None
+    created_at: datetime = field(default_factory=lambda: utcnow())
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _job_row(job: NewJob) -> dict[str, Any]:
+    return {
+        "id": job.job_id,
+        "model": job.model,
+        "version": job.version,
+        "arm": job.arm,
+        "routing_key": job.routing_key,
+        "shadow_version": job.shadow_version,
+        "horizon": job.horizon,
+        "series_count": len(job.series),
+        "status": "queued",
+        "attempts": 0,
+        "created_at": job.created_at,
+    }
 
 
 @dataclass(frozen=True)
@@ -90,23 +111,19 @@ class JobStore:
 
     def create(self, job: NewJob) -> Job:
         """Record an accepted job (status ``queued``) with its series."""
+        row = _job_row(job)
+        self.create_many([job])
+        return Job(**row)
+
+    def create_many(self, jobs: Sequence[NewJob]) -> None:
+        """Record accepted jobs in one transaction (two multi-row statements)."""
+        # Core statements on the tables: cached compilations, no unit-of-work flush per job.
         with self._sessions.begin() as session:
-            row = Job(
-                id=job.job_id,
-                model=job.model,
-                version=job.version,
-                arm=job.arm,
-                routing_key=job.routing_key,
-                shadow_version=job.shadow_version,
-                horizon=job.horizon,
-                series_count=len(job.series),
-                status="queued",
-                attempts=0,
-                created_at=utcnow(),
+            session.execute(_JOBS.insert(), [_job_row(job) for job in jobs])
+            session.execute(
+                _INPUTS.insert(),
+                [{"job_id": job.job_id, "series": [list(s) for s in job.series]} for job in jobs],
             )
-            session.add(row)
-            session.add(JobInput(job_id=job.job_id, series=[list(s) for s in job.series]))
-        return row
 
     def get(self, job_id: str) -> Job | None:
         """The job record, or None."""
@@ -119,24 +136,27 @@ class JobStore:
             return session.get(JobResult, job_id)
 
     def start_many(self, job_ids: Sequence[str]) -> list[StartedJob]:
-        """``start`` for a batch in one transaction: the jobs still active, each with its series."""
+        """Start a batch in one transaction: the jobs still active, now ``running``, with their series.
+
+        A job already running (a redelivered message) counts one more attempt; a finished one
+        is left out.
+        """
         if not job_ids:
             return []
         with self._sessions.begin() as session:
-            jobs = session.scalars(
-                update(Job)
-                .where(Job.id.in_(job_ids), Job.status.in_(ACTIVE_STATUSES))
-                .values(status="running", attempts=Job.attempts + 1, started_at=utcnow())
-                .returning(Job),
-                execution_options={"synchronize_session": False},
-            ).all()
-            if not jobs:
-                return []
             rows = session.execute(
-                select(JobInput.job_id, JobInput.series).where(JobInput.job_id.in_([j.id for j in jobs]))
+                _JOBS.update()
+                .where(_JOBS.c.id.in_(job_ids), _JOBS.c.status.in_(ACTIVE_STATUSES))
+                .values(status="running", attempts=_JOBS.c.attempts + 1, started_at=utcnow())
+                .returning(*_JOBS.c)
+            ).all()
+            if not rows:
+                return []
+            inputs = session.execute(
+                select(_INPUTS.c.job_id, _INPUTS.c.series).where(_INPUTS.c.job_id.in_([r.id for r in rows]))
             )
-            inputs = {job_id: series for job_id, series in rows}
-            return [StartedJob(job=job, series=inputs.get(job.id) or []) for job in jobs]
+            series = {job_id: values for job_id, values in inputs}
+            return [StartedJob(job=Job(**row._mapping), series=series.get(row.id) or []) for row in rows]
 
     def finish_many(
         self,
@@ -153,75 +173,63 @@ class JobStore:
         ``topic`` (no events when None).
         """
         finished: list[Job] = []
+        now = utcnow()
         with self._sessions.begin() as session:
             if successes:
-                insert = _dialect_insert(session)
-                now = utcnow()
-                written = set(
-                    session.scalars(
-                        insert(JobResult)
-                        .values(
-                            [
-                                {
-                                    "job_id": r.job_id,
-                                    "version": r.version,
-                                    "forecasts": r.forecasts,
-                                    "timings": r.timings,
-                                    "worker": r.worker,
-                                    "created_at": now,
-                                }
-                                for r in successes
-                            ]
-                        )
-                        .on_conflict_do_nothing()
-                        .returning(JobResult.job_id)
-                    ).all()
-                )
+                written = session.scalars(
+                    _dialect_insert(session)(_RESULTS).on_conflict_do_nothing().returning(_RESULTS.c.job_id),
+                    [
+                        {
+                            "job_id": r.job_id,
+                            "version": r.version,
+                            "forecasts": r.forecasts,
+                            "timings": r.timings,
+                            "worker": r.worker,
+                            "created_at": now,
+                        }
+                        for r in successes
+                    ],
+                ).all()
                 if written:
-                    finished += session.scalars(
-                        update(Job)
-                        .where(Job.id.in_(written))
+                    rows = session.execute(
+                        _JOBS.update()
+                        .where(_JOBS.c.id.in_(written))
                         .values(status="succeeded", finished_at=now, error_code=None, error_message=None)
-                        .returning(Job),
-                        execution_options={"synchronize_session": False},
-                    ).all()
+                        .returning(*_JOBS.c)
+                    )
+                    finished += [Job(**row._mapping) for row in rows]
             for failure in failures:  # rare: one statement each, in the same transaction
-                finished += session.scalars(
-                    update(Job)
-                    .where(Job.id == failure.job_id, Job.status.in_(ACTIVE_STATUSES))
+                rows = session.execute(
+                    _JOBS.update()
+                    .where(_JOBS.c.id == failure.job_id, _JOBS.c.status.in_(ACTIVE_STATUSES))
                     .values(
                         status="failed",
-                        finished_at=utcnow(),
+                        finished_at=now,
                         error_code=failure.code,
                         error_message=failure.message,
                     )
-                    .returning(Job),
-                    execution_options={"synchronize_session": False},
-                ).all()
-            if topic is not None:
+                    .returning(*_JOBS.c)
+                )
+                finished += [Job(**row._mapping) for row in rows]
+            if topic is not None and finished:
                 self._queue_events(session, [event_of(job) for job in finished], topic)
         return finished
 
     @staticmethod
     def _queue_events(session: Session, events: Sequence[JobEvent], topic: str) -> None:
-        if not events:
-            return
         now = utcnow()
         session.execute(
-            _dialect_insert(session)(EventOutbox)
-            .values(
-                [
-                    {
-                        "job_id": event.job_id,
-                        "topic": topic,
-                        "payload": event.model_dump_json(),
-                        "attempts": 0,
-                        "created_at": now,
-                    }
-                    for event in events
-                ]
-            )
-            .on_conflict_do_nothing()
+            _dialect_insert(session)(_OUTBOX).on_conflict_do_nothing(),
+            [
+                {
+                    "job_id": event.job_id,
+                    "topic": topic,
+                    "payload": event.model_dump_json(),
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for event in events
+            ],
         )
 
     def record_shadow(

@@ -1,4 +1,5 @@
-"""The one owner of a job's transitions: start and finish, for one job or a batch, with every effect.
+"""The one owner of a job's transitions: accept, start and finish, for one job or a batch, with every
+effect.
 
 Finishing writes the result rows or failure reasons, the outbox events (one transaction), the
 Redis views (one pipeline, one wake-up publish) and the finished-job metrics. The worker's
@@ -15,10 +16,11 @@ from typing import Any
 
 from hybrid_core import metrics
 from hybrid_core.errors import HybridError
+from job_store.group_commit import GroupCommit
 from job_store.hot_state import CACHED_FORECASTS_MAX_SERIES, HotJobState
-from job_store.jobs import FailureRecord, JobStore, StartedJob, SuccessRecord, utcnow
+from job_store.jobs import FailureRecord, JobStore, NewJob, StartedJob, SuccessRecord, utcnow
 from job_store.models import Job
-from job_store.views import job_event, job_view
+from job_store.views import job_event, job_view, queued_view
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,20 @@ class JobLifecycle:
     """Kafka topic of job events; None when events are off."""
     worker: str
     on_finished: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        self._accepted = GroupCommit(self._accept_many)
+
+    def accept(self, job: NewJob) -> None:
+        """Record an accepted job (queued, durable) and cache its view, before it is enqueued.
+
+        Concurrent calls share one transaction and one Redis pipeline (group commit).
+        """
+        self._accepted.submit(job)
+
+    def _accept_many(self, jobs: Sequence[NewJob]) -> None:
+        self.store.create_many(jobs)
+        self._cache([queued_view(job) for job in jobs], announce=False)
 
     def start(self, job_ids: Sequence[str]) -> list[StartedJob]:
         """Mark the still-active jobs running (one transaction, one Redis pipeline)."""

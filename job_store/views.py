@@ -14,7 +14,7 @@ from hybrid_core.schemas import (
     JobStatus,
     JobView,
 )
-from job_store.jobs import utcnow
+from job_store.jobs import NewJob, utcnow
 from job_store.models import Job, JobResult
 
 
@@ -45,6 +45,21 @@ def job_view(
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+    )
+
+
+def queued_view(job: NewJob) -> JobView:
+    """The view of a job just accepted, built from what the API recorded."""
+    return JobView(
+        job_id=job.job_id,
+        status="queued",
+        model=job.model,
+        version=job.version,
+        arm=cast(Arm, job.arm),
+        horizon=job.horizon,
+        series_count=len(job.series),
+        attempts=0,
+        created_at=job.created_at,
     )
 
 

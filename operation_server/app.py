@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hybrid_core.queueing import JOBS_QUEUE
 from hybrid_core.settings import Settings, get_settings
 from operation_server.background import PeriodicTask
 from operation_server.body_limit import BodySizeLimit
@@ -28,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.api = state
-        QUEUE_DEPTH.set_function(lambda: float(state.redis.llen(JOBS_QUEUE)))
+        QUEUE_DEPTH.set_function(lambda: float(state.queue.depth()))
         sweep_interval_s = min(SWEEP_INTERVAL_S, max(0.5, settings.job_timeout_s / 4))
         upkeep = [
             PeriodicTask("triton readiness refresh", state.catalog.refresh, READY_REFRESH_INTERVAL_S),

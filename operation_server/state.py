@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 import redis
 import redis.asyncio as aioredis
-from celery import Celery
 from sqlalchemy import Engine
 
-from hybrid_core.queueing import make_celery
+from hybrid_core.queueing import JobQueue, make_celery
 from hybrid_core.settings import Settings
 from job_store.database import make_engine, make_session_factory, migrate
 from job_store.hot_state import HotJobState
@@ -36,7 +35,7 @@ class ApiState:
     aioredis: aioredis.Redis
     triton: TritonClient
     catalog: ModelCatalog
-    celery: Celery
+    queue: JobQueue
     waiter: JobDoneWaiter
     rollout: RolloutService
     triton_aio: AsyncTritonClient
@@ -79,7 +78,7 @@ def build_state(settings: Settings) -> ApiState:
         aioredis=async_redis,
         triton=triton,
         catalog=catalog,
-        celery=make_celery(settings),
+        queue=JobQueue(make_celery(settings), sync_redis),
         waiter=JobDoneWaiter(async_redis),
         rollout=RolloutService(RolloutStore(sessions), jobs, catalog, version_stager(settings)),
         triton_aio=AsyncTritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),

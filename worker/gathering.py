@@ -27,8 +27,10 @@ BatchProcessor = Callable[[Sequence[str]], Mapping[str, BaseException]]
 class JobGatherer:
     """Collect job ids from many threads into batches of at most ``max_jobs``.
 
-    A batch closes ``max_wait_s`` after its first job or when full, and runs on one of
-    ``processors`` threads, so the next batch gathers while the previous one waits on Triton.
+    A batch runs on one of ``processors`` threads, so the next batch gathers while the previous
+    one waits on Triton. With a processor free, a batch closes ``max_wait_s`` after its first
+    job or when full; with all busy, it takes every job that arrived until one is free, so the
+    batch size follows the load.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class JobGatherer:
         self._max_wait_s = max_wait_s
         self._queue: queue.Queue[tuple[str, Future[None]] | None] = queue.Queue()
         self._pool = ThreadPoolExecutor(processors, thread_name_prefix="job-batch")
+        self._slots = threading.BoundedSemaphore(processors)
         self._thread = threading.Thread(target=self._gather, name="job-gatherer", daemon=True)
         self._thread.start()
 
@@ -47,6 +50,10 @@ class JobGatherer:
         done: Future[None] = Future()
         self._queue.put((job_id, done))
         done.result()
+
+    def waiting(self) -> int:
+        """Jobs handed in and not yet in a batch."""
+        return self._queue.qsize()
 
     def close(self) -> None:
         self._queue.put(None)
@@ -59,7 +66,11 @@ class JobGatherer:
             if first is None:
                 return
             batch = [first]
-            deadline = time.monotonic() + self._max_wait_s
+            # Close no batch while every processor is busy: jobs arriving meanwhile join this one.
+            waited = not self._slots.acquire(blocking=False)
+            if waited:
+                self._slots.acquire()
+            deadline = time.monotonic() + (0.0 if waited else self._max_wait_s)
             while len(batch) < self._max_jobs:
                 remaining_s = deadline - time.monotonic()
                 try:
@@ -73,6 +84,12 @@ class JobGatherer:
             self._pool.submit(self._run_batch, batch)
 
     def _run_batch(self, batch: list[tuple[str, Future[None]]]) -> None:
+        try:
+            self._run_jobs(batch)
+        finally:
+            self._slots.release()
+
+    def _run_jobs(self, batch: list[tuple[str, Future[None]]]) -> None:
         # A job handed in twice in one batch (a duplicate delivery) is processed once.
         waiters: dict[str, list[Future[None]]] = {}
         for job_id, done in batch:

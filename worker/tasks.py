@@ -41,13 +41,21 @@ _TRANSIENT_INFRA_ERRORS: tuple[type[Exception], ...] = (
     # Celery's default of 3 would re-raise past it and leave the job running.
     max_retries=None,
 )
-def run_job(self: Task[Any, Any], job_id: str) -> None:
-    """Forecast job ``job_id``; retry retryable failures with backoff, record permanent ones."""
+def run_job(self: Task[Any, Any], job_id: str, series_count: int = 1) -> None:
+    """Forecast job ``job_id``; retry retryable failures with backoff, record permanent ones.
+
+    Small jobs join the process's micro-batch; a bulk job (more series than a batch holds
+    jobs) runs alone in its task's thread, so it never holds up the small ones.
+    """
     runtime = get_runtime()
     settings = runtime.settings
     try:
         try:
-            _gatherer(runtime).run(job_id)
+            if series_count > settings.worker_batch_max_jobs:
+                for error in process_batch(runtime, [job_id]).values():
+                    raise error
+            else:
+                _gatherer(runtime).run(job_id)
         except _TRANSIENT_INFRA_ERRORS as exc:
             raise ServiceUnavailable(f"{type(exc).__name__}: {exc}") from exc
     except RetryableError as exc:

@@ -8,12 +8,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from kombu.exceptions import OperationalError as BrokerError
 
 from hybrid_core.errors import EnqueueFailed, JobNotFound, ServiceUnavailable
-from hybrid_core.queueing import RUN_JOB_TASK
 from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobView
-from job_store.hot_state import final_view, job_key
+from job_store.hot_state import cached_view, job_key
 from job_store.views import job_view
 from operation_server.deps import StateDep
 from operation_server.metrics import JOBS_SUBMITTED
@@ -36,14 +34,12 @@ def submit_job(body: ForecastRequest, state: StateDep) -> JobAccepted:
     resolution = resolve_request(state, body)
     horizon = validate_request(body, resolution.params, state.settings)
     job_id = uuid.uuid4().hex
-    state.store.create(resolution.new_job(job_id, body, horizon))
+    state.lifecycle.accept(resolution.new_job(job_id, body, horizon))
     try:
-        state.celery.send_task(RUN_JOB_TASK, args=[job_id], retry=True, retry_policy={"max_retries": 2})
-    except (BrokerError, OSError) as exc:
-        reason = f"could not enqueue the job: {exc}"
-        error = ServiceUnavailable(reason)
-        state.lifecycle.fail(job_id, EnqueueFailed(reason))
-        raise error from exc
+        state.queue.enqueue(job_id, series_count=len(body.series))
+    except ServiceUnavailable as exc:
+        state.lifecycle.fail(job_id, EnqueueFailed(exc.message))
+        raise
     JOBS_SUBMITTED.labels(body.model, resolution.version, resolution.arm).inc()
     return JobAccepted(
         job_id=job_id,
@@ -67,11 +63,12 @@ def _read_durable(state: ApiState, job_id: str) -> JobView:
     return job_view(job, result, interval_level=level)
 
 
-async def read_job(state: ApiState, job_id: str) -> JobView:
-    """The job's view: Redis when it holds a complete terminal view, else the database."""
-    cached = final_view(await state.aioredis.get(job_key(job_id)))
-    if cached is not None:
-        return cached
+async def read_job(state: ApiState, job_id: str, *, durable: bool = False) -> JobView:
+    """The job's view: Redis when it holds one that can answer, else (or when ``durable``) the database."""
+    if not durable:
+        cached = cached_view(await state.aioredis.get(job_key(job_id)))
+        if cached is not None:
+            return cached
     return await asyncio.to_thread(_read_durable, state, job_id)
 
 
@@ -88,16 +85,21 @@ async def get_job(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     async with state.waiter.watch(job_id) as done:
+        # Re-read once watching, so a notice that came before the watch cannot be missed.
+        view = await read_job(state, job_id)
         while True:
-            view = await read_job(state, job_id)
             remaining = deadline - loop.time()
             if view.status in TERMINAL_STATUSES or remaining <= 0:
                 return view
             if done.done():
                 # Announced but not yet readable as finished: never answer early, re-read shortly.
                 await asyncio.sleep(min(remaining, ANNOUNCED_RECHECK_S))
+                view = await read_job(state, job_id, durable=True)
                 continue
             try:
                 await asyncio.wait_for(asyncio.shield(done), timeout=min(remaining, WAIT_RECHECK_S))
             except TimeoutError:
+                # No notice (Redis lost it, or the job is still running): the database decides.
+                view = await read_job(state, job_id, durable=True)
                 continue
+            view = await read_job(state, job_id)

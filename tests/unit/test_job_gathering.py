@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from hybrid_core.errors import ServiceUnavailable
+from local_stack.waiting import wait_until
 from worker.gathering import JobGatherer
 
 
@@ -85,3 +86,35 @@ def test_gatherer_processes_duplicate_job_once_when_delivered_twice_in_one_batch
         outcomes = run_all(gatherer, ["same", "same", "other"])
     assert set(outcomes) == {"same", "other"}
     assert [j for batch in recorder.batches for j in batch].count("same") == 1
+
+
+class SlowRecorder(Recorder):
+    """Holds its first batch until released, as a batch waiting on Triton would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def __call__(self, job_ids: Sequence[str]) -> Mapping[str, BaseException]:
+        if not self.batches:
+            self.release.wait(timeout=5)
+        return super().__call__(job_ids)
+
+
+def test_gatherer_takes_every_waiting_job_in_one_batch_when_processor_was_busy() -> None:
+    recorder = SlowRecorder()
+    gatherer = JobGatherer(recorder, max_jobs=64, max_wait_s=0.0, processors=1)
+    try:
+        with ThreadPoolExecutor(11) as pool:
+            first = pool.submit(gatherer.run, "first")
+            rest = [pool.submit(gatherer.run, f"j{i}") for i in range(10)]
+            # The ten queue up while the only processor holds "first" (the gatherer holds one).
+            wait_until(lambda: gatherer.waiting() == 9, timeout_s=5, message="nine jobs waiting")
+            recorder.release.set()
+            for done in [first, *rest]:
+                done.result(timeout=5)
+    finally:
+        gatherer.close()
+    assert recorder.batches[0] == ["first"]
+    assert sorted(recorder.batches[1]) == sorted(f"j{i}" for i in range(10))
+    assert len(recorder.batches) == 2
