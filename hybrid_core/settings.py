@@ -76,7 +76,10 @@ class Settings(BaseSettings):
         default=64, gt=0, description="Most jobs a worker process starts, infers and finishes as one batch."
     )
     worker_batch_max_wait_s: float = Field(
-        default=0.002, ge=0, description="How long a batch waits for more jobs after its first one."
+        default=0.0,
+        ge=0,
+        description="How long a batch waits for more jobs after its first one; under load, batches "
+        "fill while the processor is busy (measured on 2 cores: 0 s gives c=1 p50 26 ms, 2 ms 32 ms).",
     )
     worker_batch_processors: int = Field(
         default=1,
