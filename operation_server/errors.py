@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from hybrid_core.errors import HybridError
+from job_store.outages import TRANSIENT_STORE_ERRORS, as_unavailable
 from operation_server.metrics import REQUESTS_REJECTED
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,13 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
+async def _store_outage(request: Request, exc: Exception) -> JSONResponse:
+    return await _hybrid_error(request, as_unavailable(exc))
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers; every HybridError leaves with its own status."""
+    """Register the handlers; every HybridError leaves with its own status, a store outage as 503."""
     app.add_exception_handler(HybridError, _hybrid_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for error_type in TRANSIENT_STORE_ERRORS:
+        app.add_exception_handler(error_type, _store_outage)

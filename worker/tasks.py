@@ -6,13 +6,12 @@ import logging
 import threading
 from typing import Any
 
-import redis
-import sqlalchemy.exc
 from celery import Task
 
-from hybrid_core.errors import HybridError, RetryableError, ServiceUnavailable
+from hybrid_core.errors import HybridError, RetryableError
 from hybrid_core.queueing import RUN_JOB_TASK, make_celery
 from hybrid_core.settings import get_settings
+from job_store.outages import TRANSIENT_STORE_ERRORS, as_unavailable
 from worker.gathering import JobGatherer
 from worker.metrics import JOB_RETRIES
 from worker.retry_policy import backoff_delay_s
@@ -23,12 +22,6 @@ logger = logging.getLogger(__name__)
 
 app = make_celery(get_settings())
 
-# Infrastructure errors raised outside triton_client's boundary that go away by themselves.
-_TRANSIENT_INFRA_ERRORS: tuple[type[Exception], ...] = (
-    redis.ConnectionError,
-    redis.TimeoutError,
-    sqlalchemy.exc.OperationalError,
-)
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -56,8 +49,8 @@ def run_job(self: Task[Any, Any], job_id: str, series_count: int = 1) -> None:
                     raise error
             else:
                 _gatherer(runtime).run(job_id)
-        except _TRANSIENT_INFRA_ERRORS as exc:
-            raise ServiceUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        except TRANSIENT_STORE_ERRORS as exc:
+            raise as_unavailable(exc) from exc
     except RetryableError as exc:
         retries = self.request.retries
         if retries >= settings.task_max_retries:
