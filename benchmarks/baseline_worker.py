@@ -10,7 +10,6 @@ persistence and publishing): only the runtime's ``infer`` seam differs. Run it w
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import os
@@ -25,6 +24,7 @@ import numpy.typing as npt
 from celery import Task
 from celery.signals import worker_process_init
 
+from benchmarks.prefork import prefork_argv, prefork_main
 from benchmarks.torchscript import PRELOAD_ENV, Forward, load_forward, preload_list
 from hybrid_core.errors import HybridError
 from hybrid_core.queueing import JOBS_QUEUE, RUN_JOB_TASK, make_celery
@@ -106,27 +106,14 @@ def run_job(self: Task[Any, Any], job_id: str, series_count: int = 1) -> None:
 
 
 def worker_argv(concurrency: int, loglevel: str) -> list[str]:
-    """Celery arguments of the baseline: prefork, one process per core by default."""
-    return [
-        "worker",
-        "--pool=prefork",
-        f"--concurrency={concurrency}",
-        f"--loglevel={loglevel}",
-        f"--queues={JOBS_QUEUE}",
-        "--hostname=baseline@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    """Celery arguments of the baseline worker: prefork, one process per core by default."""
+    return prefork_argv(concurrency, loglevel, queue=JOBS_QUEUE, name="baseline")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.baseline_worker", description=__doc__)
-    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--loglevel", default="WARNING")
-    args = parser.parse_args(argv)
-    app.worker_main(worker_argv(args.concurrency, args.loglevel))
-    return 0
+    return prefork_main(
+        app, argv, module="benchmarks.baseline_worker", description=__doc__, queue=JOBS_QUEUE, name="baseline"
+    )
 
 
 if __name__ == "__main__":

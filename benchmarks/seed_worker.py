@@ -9,7 +9,6 @@ Run it with ``python -m benchmarks.seed_worker``.
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -20,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from celery.signals import worker_process_init
 
+from benchmarks.prefork import prefork_argv, prefork_main
 from benchmarks.seed_queue import SEED_QUEUE, SEED_TASK, make_seed_celery
 from benchmarks.torchscript import PRELOAD_ENV, Forward, load_forward, preload_list
 from hybrid_core.errors import HybridError
@@ -87,26 +87,13 @@ def forecast_job(
 
 def worker_argv(concurrency: int, loglevel: str) -> list[str]:
     """Celery arguments of the seed worker: prefork, one process per core by default."""
-    return [
-        "worker",
-        "--pool=prefork",
-        f"--concurrency={concurrency}",
-        f"--loglevel={loglevel}",
-        f"--queues={SEED_QUEUE}",
-        "--hostname=seed@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    return prefork_argv(concurrency, loglevel, queue=SEED_QUEUE, name="seed")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.seed_worker", description=__doc__)
-    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--loglevel", default="WARNING")
-    args = parser.parse_args(argv)
-    app.worker_main(worker_argv(args.concurrency, args.loglevel))
-    return 0
+    return prefork_main(
+        app, argv, module="benchmarks.seed_worker", description=__doc__, queue=SEED_QUEUE, name="seed"
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from hybrid_core.errors import HybridError
 from hybrid_core.schemas import JobEvent
 from job_store.models import EventOutbox, Job, JobInput, JobResult, ShadowResult
 
@@ -71,23 +72,22 @@ def _job_row(job: NewJob) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class SuccessRecord:
-    """The result row of a job that succeeded."""
+class Succeeded:
+    """A job's forecasts, ready to be recorded."""
 
     job_id: str
     version: str
     forecasts: list[dict[str, Any]]
-    timings: dict[str, float]
-    worker: str
+    timings_s: dict[str, float]
+    interval_level: float | None = None
 
 
 @dataclass(frozen=True)
-class FailureRecord:
-    """The final reason of a job that failed."""
+class Failed:
+    """A job's final error."""
 
     job_id: str
-    code: str
-    message: str
+    error: HybridError
 
 
 def _dialect_insert(session: Session) -> Any:
@@ -160,9 +160,10 @@ class JobStore:
 
     def finish_many(
         self,
-        successes: Sequence[SuccessRecord],
-        failures: Sequence[FailureRecord],
+        successes: Sequence[Succeeded],
+        failures: Sequence[Failed],
         *,
+        worker: str,
         event_of: Callable[[Job], JobEvent],
         topic: str | None,
     ) -> list[Job]:
@@ -183,8 +184,8 @@ class JobStore:
                             "job_id": r.job_id,
                             "version": r.version,
                             "forecasts": r.forecasts,
-                            "timings": r.timings,
-                            "worker": r.worker,
+                            "timings": r.timings_s,
+                            "worker": worker,
                             "created_at": now,
                         }
                         for r in successes
@@ -205,8 +206,8 @@ class JobStore:
                     .values(
                         status="failed",
                         finished_at=now,
-                        error_code=failure.code,
-                        error_message=failure.message,
+                        error_code=failure.error.code,
+                        error_message=failure.error.message,
                     )
                     .returning(*_JOBS.c)
                 )

@@ -18,33 +18,16 @@ from hybrid_core import metrics
 from hybrid_core.errors import HybridError
 from job_store.group_commit import GroupCommit
 from job_store.hot_state import CACHED_FORECASTS_MAX_SERIES, HotJobState
-from job_store.jobs import FailureRecord, JobStore, NewJob, StartedJob, SuccessRecord, utcnow
+from job_store.jobs import Failed, JobStore, NewJob, StartedJob, Succeeded, utcnow
 from job_store.models import Job
 from job_store.views import job_event, job_view, queued_view
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Succeeded:
-    """A job's forecasts, ready to be recorded."""
-
-    job_id: str
-    version: str
-    forecasts: list[dict[str, Any]]
-    timings_s: dict[str, float]
-    interval_level: float | None = None
-
-
-@dataclass(frozen=True)
-class Failed:
-    """A job's final error."""
-
-    job_id: str
-    error: HybridError
-
-
 Outcome = Succeeded | Failed
+"""What became of one job: its forecasts or its final error."""
+
+__all__ = ["Failed", "JobLifecycle", "Outcome", "Succeeded"]
 
 
 @dataclass
@@ -97,11 +80,9 @@ class JobLifecycle:
             return job_event(job, timings_s=done.timings_s, forecasts=done.forecasts)
 
         finished = self.store.finish_many(
-            [
-                SuccessRecord(o.job_id, o.version, o.forecasts, o.timings_s, self.worker)
-                for o in successes.values()
-            ],
-            [FailureRecord(o.job_id, o.error.code, o.error.message) for o in failures.values()],
+            list(successes.values()),
+            list(failures.values()),
+            worker=self.worker,
             event_of=event_of,
             topic=self.topic,
         )

@@ -22,7 +22,7 @@ from event_bus import OutboxRelay, ProducerTimeouts, ReceivedEvent, ensure_topic
 from hybrid_cli.main import main as cli_main
 from hybrid_core.schemas import JobEvent
 from job_store.database import make_engine, make_session_factory, migrate
-from job_store.jobs import JobStore, NewJob, SuccessRecord
+from job_store.jobs import JobStore, NewJob, Succeeded
 from job_store.models import EventOutbox, Job
 from local_stack.tansu import TansuBroker, TansuStartError, find_tansu_binary
 from local_stack.waiting import wait_until
@@ -103,7 +103,7 @@ def finish_job(sessions: sessionmaker[Session], topic: str) -> JobEvent:
         }
     )
     written = store.finish_many(
-        [SuccessRecord(job_id, "1", forecasts, timings, "test")], [], event_of=lambda _: event, topic=topic
+        [Succeeded(job_id, "1", forecasts, timings)], [], worker="test", event_of=lambda _: event, topic=topic
     )
     assert [job.id for job in written] == [job_id]
     return event

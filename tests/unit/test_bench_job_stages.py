@@ -11,7 +11,7 @@ from sqlalchemy.exc import NoResultFound
 from benchmarks.job_stages import job_stages
 from benchmarks.workloads import BulkJobTiming
 from job_store.database import make_engine, make_session_factory, migrate
-from job_store.jobs import JobStore, NewJob, SuccessRecord
+from job_store.jobs import JobStore, NewJob, Succeeded
 from job_store.views import job_event
 
 
@@ -23,7 +23,7 @@ def test_job_stages_split_the_recorded_job_into_stages(tmp_path: Path) -> None:
     store.create(NewJob("j1", "m", "1", "pinned", None, 24, [[1.0, 2.0]]))
     store.start_many(["j1"])
     timings = {"preprocess_s": 0.5, "infer_s": 2.0, "postprocess_s": 0.25, "total_s": 2.75}
-    store.finish_many([SuccessRecord("j1", "1", [], timings, "w")], [], event_of=job_event, topic=None)
+    store.finish_many([Succeeded("j1", "1", [], timings)], [], worker="w", event_of=job_event, topic=None)
     engine.dispose()
 
     stages = job_stages(url, BulkJobTiming("j1", submit_s=1.5, answered_at_unix_s=time.time()))
