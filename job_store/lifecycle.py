@@ -10,6 +10,7 @@ all go through :class:`JobLifecycle`, so each finished job gets the same effects
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,7 @@ class JobLifecycle:
             done = successes[job.id]
             return job_event(job, timings_s=done.timings_s, forecasts=done.forecasts)
 
+        persist_started = time.perf_counter()
         finished = self.store.finish_many(
             list(successes.values()),
             list(failures.values()),
@@ -86,8 +88,10 @@ class JobLifecycle:
             event_of=event_of,
             topic=self.topic,
         )
+        persist_s = time.perf_counter() - persist_started
         if not finished:
             return []
+        publish_started = time.perf_counter()
         if self.on_finished is not None:
             self.on_finished()
         views = []
@@ -100,7 +104,8 @@ class JobLifecycle:
             views.append(job_view(job, forecasts=forecasts, interval_level=level))
         self._cache(views, announce=True)
         if not observed:
-            _observe(finished, successes, failures)
+            stages_s = {"persist_s": persist_s, "publish_s": time.perf_counter() - publish_started}
+            _observe(finished, successes, failures, stages_s)
         return finished
 
     def fail(self, job_id: str, error: HybridError) -> Job | None:
@@ -115,7 +120,13 @@ class JobLifecycle:
             logger.exception("could not cache %d job views in Redis", len(views))
 
 
-def _observe(finished: list[Job], successes: dict[str, Succeeded], failures: dict[str, Failed]) -> None:
+def _observe(
+    finished: list[Job],
+    successes: dict[str, Succeeded],
+    failures: dict[str, Failed],
+    stages_s: dict[str, float],
+) -> None:
+    """Count each finished job; a success's stages are its own and the batch's persist/publish."""
     now = utcnow()
     for job in finished:
         status = "failed" if job.id in failures else "succeeded"
@@ -123,7 +134,7 @@ def _observe(finished: list[Job], successes: dict[str, Succeeded], failures: dic
         if status == "failed":
             metrics.JOB_FAILURES.labels(failures[job.id].error.code).inc()
             continue
-        metrics.observe_stages(job.model, job.version, successes[job.id].timings_s)
+        metrics.observe_stages(job.model, job.version, successes[job.id].timings_s | stages_s)
         metrics.JOB_DURATION.labels(job.model, job.version, job.arm).observe(
             max(0.0, (now - job.created_at).total_seconds())
         )

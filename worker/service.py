@@ -15,7 +15,6 @@ from dataclasses import asdict
 
 import numpy as np
 
-from hybrid_core import metrics
 from hybrid_core.errors import HybridError, RetryableError
 from hybrid_core.forecasting import ForecastOutcome, forecast
 from hybrid_core.processing import Forecast
@@ -52,11 +51,7 @@ def process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[str
             else:
                 answered[item.job.id] = result.forecasts
                 outcomes.append(_succeeded(runtime, item.job, result))
-    persist_started = time.perf_counter()
     finished = runtime.lifecycle.finish(outcomes)
-    persist_s = time.perf_counter() - persist_started
-    for job in finished:
-        metrics.observe_stages(job.model, job.version, {"persist_s": persist_s})
     inputs = {item.job.id: item.series for item in started}
     for job in finished:
         if job.shadow_version and job.id in answered:
