@@ -17,10 +17,12 @@ class Writer:
 
     def __init__(self, fail_on: str | None = None) -> None:
         self.writes: list[list[str]] = []
+        self.writers: list[int] = []
         self.release = threading.Event()
         self.fail_on = fail_on
 
     def __call__(self, items: Sequence[str]) -> None:
+        self.writers.append(threading.get_ident())
         if not self.writes:
             self.writes.append(list(items))
             self.release.wait(timeout=5)
@@ -51,6 +53,8 @@ def test_group_commit_shares_one_write_when_submissions_arrive_during_a_commit()
     assert writer.writes[0] == ["first"]
     assert sorted(writer.writes[1]) == sorted(f"j{i}" for i in range(8))
     assert len(writer.writes) == 2
+    # The first leader wrote one group only; a waiting caller wrote the next.
+    assert writer.writers[0] != writer.writers[1]
 
 
 def test_group_commit_raises_in_every_caller_of_a_failed_write() -> None:
