@@ -93,10 +93,12 @@ class SlowRecorder(Recorder):
 
     def __init__(self) -> None:
         super().__init__()
+        self.started = threading.Event()
         self.release = threading.Event()
 
     def __call__(self, job_ids: Sequence[str]) -> Mapping[str, BaseException]:
-        if not self.batches:
+        if not self.started.is_set():
+            self.started.set()
             self.release.wait(timeout=5)
         return super().__call__(job_ids)
 
@@ -107,6 +109,7 @@ def test_gatherer_takes_every_waiting_job_in_one_batch_when_processor_was_busy()
     try:
         with ThreadPoolExecutor(11) as pool:
             first = pool.submit(gatherer.run, "first")
+            assert recorder.started.wait(timeout=5)
             rest = [pool.submit(gatherer.run, f"j{i}") for i in range(10)]
             # The ten queue up while the only processor holds "first" (the gatherer holds one).
             wait_until(lambda: gatherer.waiting() == 9, timeout_s=5, message="nine jobs waiting")
