@@ -69,6 +69,19 @@ class Settings(BaseSettings):
         gt=0,
         description="A job still queued or running this long after submission is failed as expired.",
     )
+    reconcile_interval_s: float = Field(
+        default=5.0, gt=0, description="How often the API looks for jobs whose queue message was lost."
+    )
+    requeue_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A job still queued this long after submission, with the queue empty, is enqueued again.",
+    )
+    job_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A job still running this long after its start, with the queue empty, is enqueued again.",
+    )
     worker_concurrency: int = Field(
         default=32, gt=0, description="Threads per worker process, i.e. jobs in flight to Triton."
     )

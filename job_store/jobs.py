@@ -276,6 +276,20 @@ class JobStore:
                     versions.add(shadow)
             return versions
 
+    def stranded_jobs(self, *, queued_before: datetime, started_before: datetime, limit: int) -> list[Job]:
+        """Jobs queued since before ``queued_before`` or running since before ``started_before``."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(*_JOBS.c)
+                .where(
+                    ((_JOBS.c.status == "queued") & (_JOBS.c.created_at < queued_before))
+                    | ((_JOBS.c.status == "running") & (_JOBS.c.started_at < started_before))
+                )
+                .order_by(_JOBS.c.created_at)
+                .limit(limit)
+            )
+            return [Job(**row._mapping) for row in rows]
+
     def stale_active_jobs(self, older_than: datetime) -> list[Job]:
         """Jobs still queued or running that were created before ``older_than``."""
         with self._sessions() as session:
