@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         ports=ports,
         host=args.host,
         num_threads=args.num_threads,
+        die_with_launcher=True,
     )
     def serve() -> str:
         started = time.monotonic()

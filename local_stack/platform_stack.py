@@ -54,7 +54,8 @@ class PlatformStack(Service):
 
     def __post_init__(self) -> None:
         self.logs_dir = self.settings.state_dir / "logs"
-        self.triton = LocalStack(self.settings)
+        # `hybrid-inference up` starts Triton from its main thread: a SIGKILLed launcher takes it along.
+        self.triton = LocalStack(self.settings, die_with_launcher=True)
         self._redis: RedisServer | None = None
         self._kafka: TansuBroker | None = None
         self.prometheus: PrometheusServer | None = None

@@ -27,6 +27,7 @@ class LocalStack(Service):
         ports: TritonPorts | None = None,
         host: str = "127.0.0.1",
         num_threads: int = DEFAULT_NUM_THREADS,
+        die_with_launcher: bool = False,
     ) -> None:
         self.settings = settings
         self.repository = repository or settings.model_repository
@@ -40,6 +41,7 @@ class LocalStack(Service):
             ports=ports or TritonPorts.from_settings(settings),
             host=host,
             start_timeout_s=settings.triton_start_timeout_s,
+            die_with_launcher=die_with_launcher,
         )
 
     def start(self) -> None:

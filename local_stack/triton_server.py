@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -83,8 +84,13 @@ class LocalTritonServer(Service):
         start_timeout_s: float = 120.0,
         stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
         installation: TritonInstallation | None = None,
+        die_with_launcher: bool = False,
     ) -> None:
         self.repository = repository.resolve()
+        # SIGTERM tritonserver when the thread that started it dies, so a launcher killed with
+        # SIGKILL leaves no orphan holding the ports. Only for a launcher that starts it from its
+        # main thread: the kernel ties the signal to the starting thread, not the process.
+        self.die_with_launcher = die_with_launcher
         self.models = list(models) if models is not None else repository_models(self.repository)
         self.ports = ports or TritonPorts()
         self.host = host
@@ -134,6 +140,7 @@ class LocalTritonServer(Service):
         # answers on the same port.
         self._server_id = f"hybrid-local-{token}"
         command = [
+            *self._parent_death_prefix(),
             str(installation.binary),
             f"--id={self._server_id}",
             f"--model-repository={self.repository}",
@@ -169,6 +176,13 @@ class LocalTritonServer(Service):
         except BaseException:
             self.stop()
             raise
+
+    def _parent_death_prefix(self) -> list[str]:
+        # setpriv (util-linux) sets PR_SET_PDEATHSIG and execs tritonserver, which keeps it.
+        setpriv = shutil.which("setpriv")
+        if not self.die_with_launcher or setpriv is None:
+            return []
+        return [setpriv, "--pdeathsig", "TERM"]
 
     def stop(self) -> None:
         """SIGTERM, wait ``stop_timeout_s``, then SIGKILL whatever is left of the process group."""
