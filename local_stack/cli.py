@@ -150,8 +150,8 @@ def run_up(args: argparse.Namespace) -> int:
         with stack:
             print(f"platform ready in {time.monotonic() - started:.1f} s; logs in {stack.logs_dir}")
             _print_platform_example(stack)
-            name, code = stack.wait()
-        return f"{name} exited on its own with code {code}; logs in {stack.logs_dir}"
+            stack.supervise(lambda line: print(line, file=sys.stderr, flush=True))
+        return "stopped"
 
     return _in_foreground(serve)
 

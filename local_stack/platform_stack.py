@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,28 @@ READY_TIMEOUT_S = 120.0
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as probe:
         return probe.connect_ex((host, port)) != 0
+
+
+SUPERVISE_POLL_S = 0.5
+RESTART_BACKOFF_MAX_S = 30.0
+STABLE_RUN_S = 60.0
+"""A component that ran this long since its last restart starts again from the shortest delay."""
+
+
+@dataclass
+class _Restarts:
+    """Exponential backoff of one component's restarts: 1, 2, 4 ... 30 s."""
+
+    count: int = 0
+    last_s: float = field(default_factory=time.monotonic)
+
+    def next_delay_s(self) -> float:
+        now = time.monotonic()
+        if now - self.last_s > STABLE_RUN_S:
+            self.count = 0
+        self.last_s = now
+        self.count += 1
+        return float(min(RESTART_BACKOFF_MAX_S, 2 ** (self.count - 1)))
 
 
 @dataclass
@@ -155,15 +178,28 @@ class PlatformStack(Service):
         except TimeoutError as exc:
             raise LocalStackError(f"{exc}; see {self.logs_dir}") from exc
 
-    def wait(self) -> tuple[str, int]:
-        """Block until a component exits on its own; return its name and exit code."""
+    def supervise(self, report: Callable[[str], None]) -> None:
+        """Restart a worker, the API or Triton that exits on its own, with backoff; never returns.
+
+        Ctrl-C or SIGTERM (a KeyboardInterrupt here) ends it; the caller then stops the stack.
+        """
+        triton = self.triton.triton
+        backoff = {name: _Restarts() for name in [p.name for p in self.processes] + ["tritonserver"]}
         while True:
-            for process in self.processes:
-                if process.process is not None and process.process.poll() is not None:
-                    return process.name, process.process.returncode
-            code = self.triton.triton.wait(timeout_s=0.5)
-            if code is not None:
-                return "tritonserver", code
+            exited: list[tuple[str, int | None, Callable[[], object]]] = [
+                (p.name, p.process.returncode, p.start)
+                for p in self.processes
+                if p.process is not None and p.process.poll() is not None
+            ]
+            if triton.is_running:
+                code = triton.wait(timeout_s=SUPERVISE_POLL_S)
+                if code is not None:
+                    exited.append(("tritonserver", code, triton.start))
+            else:  # its last restart failed
+                time.sleep(SUPERVISE_POLL_S)
+                exited.append(("tritonserver", None, triton.start))
+            for name, code, start in exited:
+                _restart(name, code, backoff[name], start, report)
 
     def stop(self) -> None:
         """Stop in reverse order of start; safe to call more than once."""
@@ -215,3 +251,21 @@ def submit_example(api_url: str, body_path: Path, timeout_s: float = 60) -> dict
         view: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", params={"wait_s": timeout_s}).json()
     view["_elapsed_s"] = time.perf_counter() - started
     return view
+
+
+def _restart(
+    name: str,
+    code: int | None,
+    backoff: _Restarts,
+    start: Callable[[], object],
+    report: Callable[[str], None],
+) -> None:
+    delay_s = backoff.next_delay_s()
+    report(f"{name} exited on its own (code {code}); restarting it in {delay_s:g} s")
+    time.sleep(delay_s)
+    try:
+        start()
+    except (LocalStackError, OSError, RuntimeError) as exc:
+        report(f"{name} did not start again: {exc}")
+        return
+    report(f"{name} restarted")

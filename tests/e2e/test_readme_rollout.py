@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,7 @@ class UpStack:
     api_url: str
     triton_http_url: str
     repository: Path
+    log: ManagedProcess
 
     def run(self, command: str) -> str:
         """Run one README command in the checkout, as a user's shell would; return its stdout."""
@@ -97,7 +99,9 @@ def up_stack(
         up = ManagedProcess("up", cli_argv("up"), env, root / "up.log").start()
         try:
             up.wait_for_log(r"platform ready in", timeout_s=240)
-            yield UpStack(env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ports.http}", repository)
+            yield UpStack(
+                env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ports.http}", repository, up
+            )
         finally:
             up.stop(timeout_s=60)
 
@@ -155,3 +159,26 @@ def test_readme_rollout_section_serves_canary_then_promotes_when_run_as_written(
     after = send_keyed_jobs(up_stack.api_url, "after", 40)
     assert {(v["status"], v["arm"], v["version"]) for v in after} == {("succeeded", "stable", "3")}
     wait_until(lambda: up_stack.ready_versions() == ["3"], timeout_s=30, message="version 2 unloaded")
+
+
+def pid_of(pattern: str) -> int:
+    """The one process whose command line matches ``pattern`` (``pgrep -f``)."""
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+    assert len(found) == 1, f"{pattern!r}: {found}"
+    return int(found[0])
+
+
+@pytest.mark.parametrize("component", ["worker1", "tritonserver"])
+def test_up_restarts_a_component_killed_with_sigkill_and_jobs_succeed(
+    up_stack: UpStack, component: str
+) -> None:
+    state_dir = up_stack.env["HYBRID_STATE_DIR"]
+    patterns = {
+        "worker1": r"hybrid_cli.main worker --hostname=worker1@",
+        "tritonserver": rf"tritonserver --id=\S+ --model-repository={state_dir}/",
+    }
+    os.kill(pid_of(patterns[component]), signal.SIGKILL)
+
+    up_stack.log.wait_for_log(rf"{component} restarted", timeout_s=120)
+    views = send_keyed_jobs(up_stack.api_url, f"after-{component}", 10)
+    assert {v["status"] for v in views} == {"succeeded"}
