@@ -25,12 +25,16 @@ def redis_reachable(url: str, timeout_s: float = 1.0) -> bool:
 
 
 class RedisServer(Service):
-    """``redis-server`` bound to 127.0.0.1 on ``port``, keeping nothing on disk."""
+    """``redis-server`` bound to 127.0.0.1 on ``port``; with ``appendonly``, an append-only file
+    fsynced every second (what production needs: a restart loses at most the last second)."""
 
-    def __init__(self, port: int, workdir: Path, *, start_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self, port: int, workdir: Path, *, start_timeout_s: float = 15.0, appendonly: bool = False
+    ) -> None:
         self.port = port
         self.workdir = workdir
         self.start_timeout_s = start_timeout_s
+        self.appendonly = appendonly
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -42,7 +46,9 @@ class RedisServer(Service):
         if binary is None:
             raise LocalStackError("redis-server is not installed: run `apt-get install -y redis-server`")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
+        persistence = ["--appendonly", "yes", "--appendfsync", "everysec"] if self.appendonly else []
+        argv += persistence or ["--appendonly", "no"]
         argv += ["--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")]
         self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: redis_reachable(self.url), timeout_s=self.start_timeout_s, message="redis-server")
@@ -52,4 +58,8 @@ class RedisServer(Service):
             self._process.terminate()
             self._process.wait(timeout=10)
 
-
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would (what the append-only file holds survives)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
