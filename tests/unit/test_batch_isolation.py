@@ -13,25 +13,15 @@ import numpy.typing as npt
 from hybrid_core.errors import HybridError, InvalidInput, ServiceUnavailable
 from hybrid_core.forecasting import ForecastOutcome
 from hybrid_core.settings import Settings
-from hybrid_core.version_params import Artifact, Normalization, ResidualSpread, VersionParams
+from hybrid_core.version_params import VersionParams
 from job_store.jobs import StartedJob
 from job_store.models import Job
+from tests.support.params import tiny_params
 from triton_client.codec import InferenceOutput
 from worker.runtime import WorkerRuntime
 from worker.service import _forecast_group
 
-PARAMS = VersionParams(
-    model="m",
-    version="1",
-    kind="lstm",
-    window=4,
-    horizon=3,
-    normalization=Normalization(scale=2.0),
-    residuals=ResidualSpread(
-        interval_level=0.9, lower_quantile=[-1.0, -1.0, -2.0], upper_quantile=[1.0, 1.5, 2.0], std=[1, 1, 1]
-    ),
-    artifact=Artifact(file="model.pt", format="torchscript", sha256="0" * 64),
-)
+PARAMS = tiny_params(version="1")
 KEY = ("m", "1", 3)
 POISON: list[float | None] = [5.0, 5.0, 5.0, 5.0]
 """A flat series: its normalized window is all zeros, which the stand-in model refuses."""

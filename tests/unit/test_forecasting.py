@@ -10,21 +10,10 @@ import numpy.typing as npt
 import pytest
 
 from hybrid_core.forecasting import VersionMismatch, batch_slices, forecast, forecast_async
-from hybrid_core.version_params import Artifact, Normalization, ResidualSpread, VersionParams
+from tests.support.params import tiny_params
 from triton_client.codec import InferenceOutput
 
-PARAMS = VersionParams(
-    model="m",
-    version="3",
-    kind="lstm",
-    window=4,
-    horizon=3,
-    normalization=Normalization(scale=2.0),
-    residuals=ResidualSpread(
-        interval_level=0.9, lower_quantile=[-1.0, -1.0, -2.0], upper_quantile=[1.0, 1.5, 2.0], std=[1, 1, 1]
-    ),
-    artifact=Artifact(file="model.pt", format="torchscript", sha256="0" * 64),
-)
+PARAMS = tiny_params(version="3")
 
 
 def last_step_model(batch: npt.NDArray[np.float32]) -> InferenceOutput:
