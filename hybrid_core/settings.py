@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     triton_python_repository: Path | None = Field(
         default=None,
         description="The local Triton's Python-backend copy of the repository (set by the local stack): "
-        "a version is derived into it before Triton is asked to load it.",
+        "a version is linked into it before Triton is asked to load it.",
     )
     triton_timeout_s: float = Field(default=10.0, gt=0, description="Deadline of one inference call.")
     triton_start_timeout_s: float = Field(

@@ -35,10 +35,6 @@ class HotJobState:
         self._redis = client
         self._ttl_s = ttl_s
 
-    def put(self, view: JobView) -> None:
-        """Store ``view``; a terminal view is also announced on :data:`DONE_CHANNEL`."""
-        self.put_many([view])
-
     def put_many(self, views: Sequence[JobView], *, announce: bool = True) -> None:
         """Store ``views`` in one pipeline; the terminal ones are announced in one notice."""
         if not views:
@@ -60,12 +56,11 @@ def parse_done_notice(data: bytes) -> list[str]:
     return data.decode().split(NOTICE_SEPARATOR)
 
 
-
 def cached_view(raw: bytes | str | None) -> JobView | None:
     """A cached view that can answer a read by itself: any state, but a success only with its
     forecasts.
 
-    None for a missing key or a bulk result cached without forecasts (:meth:`HotJobState.put`
+    None for a missing key or a bulk result cached without forecasts (:meth:`HotJobState.put_many`
     strips those): the caller reads the database then. Views are written after each commit of
     the job's state, so a cached view is never ahead of the database.
     """

@@ -154,7 +154,7 @@ class PlatformStack(Service):
             {
                 "HYBRID_REDIS_URL": redis_url,
                 "HYBRID_TRITON_GRPC_URL": self.triton.triton.grpc_url,
-                # The API derives versions exported after start into Triton's copy before loading them.
+                # The API links versions exported after start into Triton's copy before loading them.
                 "HYBRID_TRITON_PYTHON_REPOSITORY": str(self.triton.triton.repository),
                 "HYBRID_KAFKA_BOOTSTRAP_SERVERS": kafka,
                 "HYBRID_KAFKA_TOPIC": self.settings.kafka_topic,

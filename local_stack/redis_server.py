@@ -47,8 +47,10 @@ class RedisServer(Service):
             raise LocalStackError("redis-server is not installed: run `apt-get install -y redis-server`")
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
-        persistence = ["--appendonly", "yes", "--appendfsync", "everysec"] if self.appendonly else []
-        argv += persistence or ["--appendonly", "no"]
+        if self.appendonly:
+            argv += ["--appendonly", "yes", "--appendfsync", "everysec"]
+        else:
+            argv += ["--appendonly", "no"]
         argv += ["--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")]
         self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: redis_reachable(self.url), timeout_s=self.start_timeout_s, message="redis-server")

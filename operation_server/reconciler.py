@@ -42,14 +42,13 @@ def requeue_stranded_jobs(
         started_before=now - timedelta(seconds=settings.job_lease_s),
         limit=MAX_JOBS_PER_PASS,
     )
+    runnable = [job for job in stranded if job.attempts <= settings.task_max_retries]
     exhausted = [job for job in stranded if job.attempts > settings.task_max_retries]
     if exhausted:
         error = StrandedJob(f"the job was started {settings.task_max_retries + 1} times and never finished")
         lifecycle.finish([Failed(job.id, error) for job in exhausted])
     requeued = 0
-    for job in stranded:
-        if job.attempts > settings.task_max_retries:
-            continue
+    for job in runnable:
         try:
             queue.enqueue(job.id, series_count=job.series_count)
         except RetryableError as exc:

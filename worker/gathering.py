@@ -1,5 +1,5 @@
 """Micro-batches across jobs: the task threads of one worker process hand in their job ids, and
-one gatherer turns whatever arrived within a few milliseconds into one batch.
+one gatherer turns whatever arrived while the batch processor was busy into one batch.
 
 Celery keeps its per-message guarantees (late acknowledgement, redelivery of a dead worker's
 messages, per-job retries), since each task still waits for its own job's outcome; what is

@@ -85,7 +85,7 @@ def override_config(triton: TritonClient, model: str, versions: set[str]) -> dic
 def ensure_versions(triton: TritonClient, stager: VersionStager, model: str, versions: set[str]) -> bool:
     """Reload ``model`` so that exactly ``versions`` are READY; False when already so.
 
-    Versions Triton does not hold yet are staged first (checked whole, derived where the local
+    Versions Triton does not hold yet are staged first (checked whole, linked where the local
     stack serves a copy). Raises VersionIncomplete (409) naming a missing file, or
     VersionLoadFailed (409) naming the versions that did not become READY.
     """
