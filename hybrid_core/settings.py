@@ -78,9 +78,10 @@ class Settings(BaseSettings):
         description="A job still queued this long after submission, with the queue empty, is enqueued again.",
     )
     job_lease_s: float = Field(
-        default=120.0,
+        default=30.0,
         gt=0,
-        description="A job still running this long after its start, with the queue empty, is enqueued again.",
+        description="Lease of a running job; its worker renews it every third of this. A running job "
+        "whose lease expired (its worker died or dropped it) is enqueued again.",
     )
     worker_concurrency: int = Field(
         default=32, gt=0, description="Threads per worker process, i.e. jobs in flight to Triton."

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -135,19 +135,25 @@ class JobStore:
         with self._sessions() as session:
             return session.get(JobResult, job_id)
 
-    def start_many(self, job_ids: Sequence[str]) -> list[StartedJob]:
+    def start_many(self, job_ids: Sequence[str], *, lease_s: float) -> list[StartedJob]:
         """Start a batch in one transaction: the jobs still active, now ``running``, with their series.
 
-        A job already running (a redelivered message) counts one more attempt; a finished one
-        is left out.
+        Each started job holds a lease of ``lease_s`` that its worker renews. A job already
+        running (a redelivered message) counts one more attempt; a finished one is left out.
         """
         if not job_ids:
             return []
+        now = utcnow()
         with self._sessions.begin() as session:
             rows = session.execute(
                 _JOBS.update()
                 .where(_JOBS.c.id.in_(job_ids), _JOBS.c.status.in_(ACTIVE_STATUSES))
-                .values(status="running", attempts=_JOBS.c.attempts + 1, started_at=utcnow())
+                .values(
+                    status="running",
+                    attempts=_JOBS.c.attempts + 1,
+                    started_at=now,
+                    lease_expires_at=now + timedelta(seconds=lease_s),
+                )
                 .returning(*_JOBS.c)
             ).all()
             if not rows:
@@ -276,17 +282,40 @@ class JobStore:
                     versions.add(shadow)
             return versions
 
-    def stranded_jobs(self, *, queued_before: datetime, started_before: datetime, limit: int) -> list[Job]:
-        """Jobs queued since before ``queued_before`` or running since before ``started_before``."""
+    def renew_leases(self, job_ids: Sequence[str], *, lease_s: float) -> int:
+        """Extend the leases of active jobs for ``lease_s``; return how many were renewed.
+
+        A worker renews the jobs it holds; the reconciler leases a job it enqueued again, so
+        that the job is not enqueued again while its new message travels.
+        """
+        if not job_ids:
+            return 0
+        with self._sessions.begin() as session:
+            renewed = session.execute(
+                _JOBS.update()
+                .where(_JOBS.c.id.in_(job_ids), _JOBS.c.status.in_(ACTIVE_STATUSES))
+                .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
+                .returning(_JOBS.c.id)
+            )
+            return len(renewed.all())
+
+    def queued_jobs_before(self, created_before: datetime, now: datetime, *, limit: int) -> list[Job]:
+        """Jobs still queued, accepted before ``created_before``, with no live lease, oldest first."""
+        unleased = _JOBS.c.lease_expires_at.is_(None) | (_JOBS.c.lease_expires_at < now)
+        return self._jobs_where(
+            (_JOBS.c.status == "queued") & (_JOBS.c.created_at < created_before) & unleased, limit=limit
+        )
+
+    def expired_leases(self, now: datetime, *, limit: int) -> list[Job]:
+        """Running jobs whose lease expired before ``now``: no live worker holds them."""
+        return self._jobs_where(
+            (_JOBS.c.status == "running") & (_JOBS.c.lease_expires_at < now), limit=limit
+        )
+
+    def _jobs_where(self, condition: Any, *, limit: int) -> list[Job]:
         with self._sessions() as session:
             rows = session.execute(
-                select(*_JOBS.c)
-                .where(
-                    ((_JOBS.c.status == "queued") & (_JOBS.c.created_at < queued_before))
-                    | ((_JOBS.c.status == "running") & (_JOBS.c.started_at < started_before))
-                )
-                .order_by(_JOBS.c.created_at)
-                .limit(limit)
+                select(*_JOBS.c).where(condition).order_by(_JOBS.c.created_at).limit(limit)
             )
             return [Job(**row._mapping) for row in rows]
 

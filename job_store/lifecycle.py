@@ -56,9 +56,9 @@ class JobLifecycle:
         self.store.create_many(jobs)
         self._cache([queued_view(job) for job in jobs], announce=False)
 
-    def start(self, job_ids: Sequence[str]) -> list[StartedJob]:
-        """Mark the still-active jobs running (one transaction, one Redis pipeline)."""
-        started = self.store.start_many(job_ids)
+    def start(self, job_ids: Sequence[str], *, lease_s: float) -> list[StartedJob]:
+        """Mark the still-active jobs running under a lease (one transaction, one Redis pipeline)."""
+        started = self.store.start_many(job_ids, lease_s=lease_s)
         self._cache([job_view(s.job) for s in started], announce=False)
         return started
 

@@ -56,6 +56,8 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    """While running: when the job is lost unless the worker holding it renews its lease."""
 
 
 class JobInput(Base):

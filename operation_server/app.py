@@ -13,7 +13,7 @@ from operation_server.body_limit import BodySizeLimit
 from operation_server.catalog import READY_REFRESH_INTERVAL_S
 from operation_server.errors import install_error_handlers
 from operation_server.metrics import QUEUE_DEPTH, HttpMetrics, metrics_endpoint
-from operation_server.reconciler import requeue_stranded_jobs
+from operation_server.reconciler import reconcile
 from operation_server.rollout.service import LOOP_INTERVAL_S as ROLLOUT_INTERVAL_S
 from operation_server.routes import forecast, health, jobs, models, rollout
 from operation_server.state import build_state
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             PeriodicTask("job sweeper", lambda: expire_stale_jobs(state), sweep_interval_s),
             PeriodicTask(
                 "stranded job reconciler",
-                lambda: requeue_stranded_jobs(settings, state.store, state.queue, state.lifecycle),
+                lambda: reconcile(settings, state.engine, state.store, state.queue, state.lifecycle),
                 settings.reconcile_interval_s,
             ),
         ]

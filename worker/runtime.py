@@ -29,6 +29,7 @@ from job_store.jobs import JobStore
 from job_store.lifecycle import JobLifecycle
 from triton_client import InferenceOutput, TritonClient
 from worker.gathering import JobGatherer
+from worker.leases import LeaseKeeper
 from worker.metrics import KAFKA_EVENTS_PENDING
 
 
@@ -41,6 +42,7 @@ class WorkerRuntime:
     lifecycle: JobLifecycle
     triton: TritonClient
     infer_pool: ThreadPoolExecutor
+    leases: LeaseKeeper
     relay: OutboxRelay | None = None
     gatherer: JobGatherer | None = None
     """Set by the tasks module: it binds the batch logic of ``worker.service`` to this runtime."""
@@ -55,6 +57,7 @@ class WorkerRuntime:
             return self.triton.infer(model, batch, version=version)
 
     def close(self) -> None:
+        self.leases.stop()
         if self.gatherer is not None:
             self.gatherer.close()
         if self.relay is not None:
@@ -65,8 +68,9 @@ class WorkerRuntime:
 
 def build_runtime(settings: Settings) -> WorkerRuntime:
     """Connect to the database (migrating it), Redis and Triton."""
-    # Every task thread, every bulk-inference thread and the outbox relay may hold a connection.
-    pool_size = settings.worker_concurrency + settings.worker_infer_threads + 2
+    # Every task thread, every bulk-inference thread, the outbox relay and the lease renewal
+    # may hold a connection.
+    pool_size = settings.worker_concurrency + settings.worker_infer_threads + 3
     engine = make_engine(settings.resolved_database_url, pool_size=pool_size)
     migrate(engine)
     sessions = make_session_factory(engine)
@@ -95,6 +99,10 @@ def build_runtime(settings: Settings) -> WorkerRuntime:
         relay=relay,
         triton=TritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
         infer_pool=ThreadPoolExecutor(settings.worker_infer_threads, thread_name_prefix="triton-infer"),
+        leases=LeaseKeeper(
+            lambda job_ids: store.renew_leases(job_ids, lease_s=settings.job_lease_s),
+            lease_s=settings.job_lease_s,
+        ),
     )
 
 

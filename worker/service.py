@@ -35,7 +35,7 @@ def process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[str
     Jobs that already finished (redelivered messages) are left untouched. A job whose input
     breaks its group's request is run alone, so it cannot fail its batch-mates.
     """
-    started = runtime.lifecycle.start(job_ids)
+    started = runtime.lifecycle.start(job_ids, lease_s=runtime.settings.job_lease_s)
     groups: dict[GroupKey, list[StartedJob]] = defaultdict(list)
     for item in started:
         groups[(item.job.model, item.job.version, item.job.horizon)].append(item)

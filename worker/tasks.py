@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject
 
 from hybrid_core.errors import HybridError, RetryableError
 from hybrid_core.queueing import RUN_JOB_TASK, make_celery
@@ -21,7 +22,6 @@ from worker.service import fail_job, process_batch
 logger = logging.getLogger(__name__)
 
 app = make_celery(get_settings())
-
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -41,6 +41,11 @@ def run_job(self: Task[Any, Any], job_id: str, series_count: int = 1) -> None:
     jobs) runs alone in its task's thread, so it never holds up the small ones.
     """
     runtime = get_runtime()
+    with runtime.leases.holding(job_id):
+        _run_job(self, runtime, job_id, series_count)
+
+
+def _run_job(task: Task[Any, Any], runtime: WorkerRuntime, job_id: str, series_count: int) -> None:
     settings = runtime.settings
     try:
         try:
@@ -52,7 +57,7 @@ def run_job(self: Task[Any, Any], job_id: str, series_count: int = 1) -> None:
         except TRANSIENT_STORE_ERRORS as exc:
             raise as_unavailable(exc) from exc
     except RetryableError as exc:
-        retries = self.request.retries
+        retries = task.request.retries
         if retries >= settings.task_max_retries:
             logger.warning("job %s failed after %d retries: %s", job_id, retries, exc.message)
             fail_job(runtime, job_id, _exhausted(exc, retries))
@@ -62,12 +67,35 @@ def run_job(self: Task[Any, Any], job_id: str, series_count: int = 1) -> None:
         )
         logger.info("job %s: %s; retry %d in %.2fs", job_id, exc.message, retries + 1, delay)
         JOB_RETRIES.labels(exc.code).inc()
-        raise self.retry(exc=exc, countdown=delay) from exc
+        _retry_later(task, runtime, job_id, exc, delay)
     except HybridError as exc:
         fail_job(runtime, job_id, exc)
     except Exception as exc:  # a bug must still end the job with a recorded reason
         logger.exception("job %s failed unexpectedly", job_id)
         fail_job(runtime, job_id, HybridError(f"internal error: {type(exc).__name__}: {exc}"))
+
+
+def _retry_later(
+    task: Task[Any, Any], runtime: WorkerRuntime, job_id: str, error: RetryableError, delay_s: float
+) -> None:
+    """Schedule the job's retry; if the broker cannot take it, leave the job to the reconciler.
+
+    The job's lease is renewed until the retry is due. Celery turns a retry that it cannot
+    publish (the broker is down) into a rejected message; the job is then given up here, its
+    lease expires, and the reconciler enqueues it again: the broker's loss is never the job's.
+    """
+    runtime.leases.park(job_id, delay_s)
+    try:
+        raise task.retry(exc=error, countdown=delay_s) from error
+    except Reject as rejected:
+        runtime.leases.park(job_id, 0)
+        logger.warning(
+            "job %s: could not schedule its retry (%s); the reconciler enqueues it again "
+            "once its lease expires (%.0fs)",
+            job_id,
+            rejected.reason,
+            runtime.settings.job_lease_s,
+        )
 
 
 _gatherer_lock = threading.Lock()

@@ -85,7 +85,7 @@ def finish_job(sessions: sessionmaker[Session], topic: str) -> JobEvent:
     store = JobStore(sessions)
     job_id = uuid.uuid4().hex
     store.create(NewJob(job_id, "ets", "1", "stable", None, horizon=2, series=[[1.0, 2.0, 3.0]]))
-    store.start_many([job_id])
+    store.start_many([job_id], lease_s=30)
     forecasts = [{"mean": [4.0, 5.0], "lower": [3.0, 4.0], "upper": [5.0, 6.0]}]
     timings = {"preprocess_s": 0.001, "infer_s": 0.02, "postprocess_s": 0.001, "total_s": 0.022}
     event = JobEvent.model_validate(

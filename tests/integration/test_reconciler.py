@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select, update
 from job_store.database import make_engine, make_session_factory, migrate
 from job_store.jobs import JobStore, NewJob, utcnow
 from job_store.models import Job, JobResult
+from job_store.pass_lock import exclusive_pass
 from local_stack.processes import ManagedProcess
 from local_stack.triton_server import find_free_port
 from local_stack.waiting import wait_until
@@ -66,8 +67,8 @@ def platform(reconcile_env: dict[str, str], engine: Engine, session_dir: Path) -
     worker.stop()
 
 
-def lost_job(engine: Engine, *, status: str, age_s: float, attempts: int = 0) -> str:
-    """A job in the database whose queue message does not exist."""
+def lost_job(engine: Engine, *, status: str, age_s: float, attempts: int = 0, lease_s: float = 0) -> str:
+    """A job in the database whose queue message does not exist; a running one leased ``lease_s``."""
     job_id = uuid.uuid4().hex
     store = JobStore(make_session_factory(engine))
     store.create(NewJob(job_id, "lstm_timeseries", "2", "pinned", None, 24, SERIES))
@@ -81,6 +82,7 @@ def lost_job(engine: Engine, *, status: str, age_s: float, attempts: int = 0) ->
                 attempts=attempts,
                 created_at=then,
                 started_at=then if status == "running" else None,
+                lease_expires_at=then + timedelta(seconds=lease_s) if status == "running" else None,
             )
         )
     return job_id
@@ -130,3 +132,22 @@ def test_stranded_job_fails_with_reason_when_started_beyond_its_retry_budget(
     job = job_of(engine, job_id)
     assert job.error_code == "job_stranded"
     assert result_rows(engine, job_id) == 0
+
+
+def test_running_job_is_left_alone_while_its_lease_is_renewed(platform: None, engine: Engine) -> None:
+    held = lost_job(engine, status="running", age_s=60, attempts=1, lease_s=3600)
+    lost = lost_job(engine, status="running", age_s=60, attempts=1)
+
+    wait_until(lambda: job_of(engine, lost).status == "succeeded", timeout_s=30, message="lost job finished")
+
+    job = job_of(engine, held)
+    assert (job.status, job.attempts) == ("running", 1)
+
+
+def test_reconcile_pass_runs_in_one_process_when_two_race(
+    reconcile_env: dict[str, str], engine: Engine
+) -> None:
+    with exclusive_pass(engine, "test pass") as first, exclusive_pass(engine, "test pass") as second:
+        assert (first, second) == (True, False)
+    with exclusive_pass(engine, "test pass") as again:
+        assert again is True

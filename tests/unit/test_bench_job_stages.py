@@ -21,7 +21,7 @@ def test_job_stages_split_the_recorded_job_into_stages(tmp_path: Path) -> None:
     migrate(engine)
     store = JobStore(make_session_factory(engine))
     store.create(NewJob("j1", "m", "1", "pinned", None, 24, [[1.0, 2.0]]))
-    store.start_many(["j1"])
+    store.start_many(["j1"], lease_s=30)
     timings = {"preprocess_s": 0.5, "infer_s": 2.0, "postprocess_s": 0.25, "total_s": 2.75}
     store.finish_many([Succeeded("j1", "1", [], timings)], [], worker="w", event_of=job_event, topic=None)
     engine.dispose()
