@@ -30,12 +30,19 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
+        # Ride out a broker outage of any length: retry the connection forever (a worker stuck
+        # for good is restarted by its liveness probe, see worker.liveness).
+        broker_connection_retry=True,
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_channel_error_retry=True,
         broker_transport_options={
             # An unacknowledged job (its worker was killed) comes back after this long.
             "visibility_timeout": settings.task_visibility_timeout_s,
             "unacked_restore_interval": max(1, min(10, settings.task_visibility_timeout_s // 2)),
             "unacked_restore_throttle": 1,
+            "socket_connect_timeout": 5,
+            "socket_keepalive": True,
         },
         worker_hijack_root_logger=False,
         worker_send_task_events=False,

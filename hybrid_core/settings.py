@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         description="Lease of a running job; its worker renews it every third of this. A running job "
         "whose lease expired (its worker died or dropped it) is enqueued again.",
     )
+    worker_liveness_file: Path | None = Field(
+        default=None,
+        description="File the worker's consumer loop touches every 5 s; `python -m worker.liveness` "
+        "checks that it is fresh (liveness probe). Unset: no file.",
+    )
     worker_concurrency: int = Field(
         default=32, gt=0, description="Threads per worker process, i.e. jobs in flight to Triton."
     )

@@ -142,8 +142,10 @@ class PlatformStack(Service):
     def _start_kafka(self) -> str:
         if self.settings.kafka_bootstrap_servers:
             return self.settings.kafka_bootstrap_servers
-        port = DEFAULT_KAFKA_PORT if port_free(DEFAULT_KAFKA_PORT) else None
-        self._kafka = TansuBroker(port=port, log_path=self.logs_dir / "tansu.log")
+        if self._kafka is None:
+            port = DEFAULT_KAFKA_PORT if port_free(DEFAULT_KAFKA_PORT) else None
+            self._kafka = TansuBroker(port=port, log_path=self.logs_dir / "tansu.log")
+        # On a restart too: Tansu keeps its topics in memory.
         self._kafka.start()
         ensure_topic(self._kafka.bootstrap_servers, self.settings.kafka_topic)
         return self._kafka.bootstrap_servers
@@ -179,17 +181,25 @@ class PlatformStack(Service):
             raise LocalStackError(f"{exc}; see {self.logs_dir}") from exc
 
     def supervise(self, report: Callable[[str], None]) -> None:
-        """Restart a worker, the API or Triton that exits on its own, with backoff; never returns.
+        """Restart a worker, the API, Triton, Tansu or our private Redis that exits on its own, with
+        backoff; never returns.
 
         Ctrl-C or SIGTERM (a KeyboardInterrupt here) ends it; the caller then stops the stack.
         """
         triton = self.triton.triton
-        backoff = {name: _Restarts() for name in [p.name for p in self.processes] + ["tritonserver"]}
+        services = {"tansu": self._kafka, "redis-server": self._redis}
+        names = [p.name for p in self.processes] + ["tritonserver", *services]
+        backoff = {name: _Restarts() for name in names}
         while True:
             exited: list[tuple[str, int | None, Callable[[], object]]] = [
                 (p.name, p.process.returncode, p.start)
                 for p in self.processes
                 if p.process is not None and p.process.poll() is not None
+            ]
+            exited += [
+                (name, None, self._start_kafka if name == "tansu" else service.start)
+                for name, service in services.items()
+                if service is not None and not service.running
             ]
             if triton.is_running:
                 code = triton.wait(timeout_s=SUPERVISE_POLL_S)

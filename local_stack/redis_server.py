@@ -55,6 +55,10 @@ class RedisServer(Service):
         self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: redis_reachable(self.url), timeout_s=self.start_timeout_s, message="redis-server")
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()

@@ -14,6 +14,7 @@ from hybrid_core.queueing import RUN_JOB_TASK, make_celery
 from hybrid_core.settings import get_settings
 from job_store.outages import TRANSIENT_STORE_ERRORS, as_unavailable
 from worker.gathering import JobGatherer
+from worker.liveness import LivenessFile
 from worker.metrics import JOB_RETRIES
 from worker.retry_policy import backoff_delay_s
 from worker.runtime import WorkerRuntime, get_runtime
@@ -22,6 +23,7 @@ from worker.service import fail_job, process_batch
 logger = logging.getLogger(__name__)
 
 app = make_celery(get_settings())
+app.steps["consumer"].add(LivenessFile)
 
 
 @app.task(  # type: ignore[untyped-decorator]

@@ -15,15 +15,18 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select, text
 
 from job_store.database import make_engine, migrate
+from job_store.jobs import utcnow
 from job_store.models import EventOutbox, Job, JobResult
 from local_stack.processes import ManagedProcess
 from local_stack.redis_server import RedisServer
@@ -157,36 +160,48 @@ def test_every_job_finishes_recorded_when_faults_hit_under_load(fault_stack: Fau
     supervisor = threading.Thread(target=supervise_workers, args=(stack, stop_supervisor), daemon=True)
     for thread in [*clients, supervisor]:
         thread.start()
+    cleared: dict[str, datetime] = {}
+    """When each fault cleared (wall clock, as the database records jobs)."""
     try:
         time.sleep(3)
         stack.workers[0].kill()  # a worker SIGKILLed mid-batch
+        cleared["worker SIGKILL"] = utcnow()
         time.sleep(3)
         assert stack.triton.pid is not None
         os.kill(stack.triton.pid, signal.SIGKILL)
         time.sleep(10)
         stack.triton.start()
+        cleared["tritonserver down 10 s"] = utcnow()
         time.sleep(3)
         stack.redis.kill()
         time.sleep(5)
         stack.redis.start()
+        cleared["Redis down 5 s"] = utcnow()
         time.sleep(3)
         terminate_connections(stack.engine)
+        cleared["database connections terminated"] = utcnow()
         time.sleep(3)
         assert stack.api is not None
         stack.api.kill()
         stack.start_api()
+        cleared["API SIGKILL"] = utcnow()
         time.sleep(3)
     finally:
         load.stop.set()
         for thread in clients:
             thread.join(timeout=30)
-    cleared = time.monotonic()
+    load_stopped = time.monotonic()
     wait_until(lambda: unfinished(stack.engine) == 0, timeout_s=RECOVERY_BOUND_S, message="every job final")
     stop_supervisor.set()
-    recovered_s = time.monotonic() - cleared
+    recovered_s = time.monotonic() - load_stopped
 
     with stack.engine.connect() as connection:
-        jobs = {row.id: row for row in connection.execute(select(Job.id, Job.status, Job.error_code))}
+        jobs = {
+            row.id: row
+            for row in connection.execute(
+                select(Job.id, Job.status, Job.error_code, Job.created_at, Job.finished_at)
+            )
+        }
         results = {
             job_id: count
             for job_id, count in connection.execute(
@@ -209,9 +224,26 @@ def test_every_job_finishes_recorded_when_faults_hit_under_load(fault_stack: Fau
     accepted_failed = [row for row in failed if row.id in set(load.accepted)]
     assert all(row.error_code != "job_expired" for row in accepted_failed)
     assert all(status == 503 and retry_after for status, retry_after in load.refused), load.refused
+    hit = {fault: jobs_in_flight_at(jobs.values(), at) for fault, at in cleared.items()}
+    for fault, in_flight in hit.items():
+        late = [job.id for job, after_s in in_flight if after_s > RECOVERY_BOUND_S]
+        assert not late, f"{fault}: {len(late)} jobs finished more than {RECOVERY_BOUND_S} s after it cleared"
     print(
         f"accepted {len(load.accepted)}, refused {len(load.refused)} (503), unreachable {load.unreachable}, "
         f"jobs {len(jobs)}: succeeded {len(succeeded)}, failed {len(failed)} "
         f"{sorted({row.error_code for row in failed})}; all final {recovered_s:.1f} s after the load "
         "stopped (3 s after the last fault)"
     )
+    for fault, in_flight in hit.items():
+        waits = sorted(after_s for _, after_s in in_flight)
+        summary = f"max {waits[-1]:.1f} s, median {waits[len(waits) // 2]:.1f} s" if waits else "-"
+        print(f"  {fault}: {len(waits)} jobs unfinished when it cleared; finished after it: {summary}")
+
+
+def jobs_in_flight_at(jobs: Iterable[Any], at: datetime) -> list[tuple[Any, float]]:
+    """The jobs accepted before ``at`` and finished after it, with how long after it they finished."""
+    return [
+        (job, (job.finished_at - at).total_seconds())
+        for job in jobs
+        if job.finished_at is not None and job.created_at <= at < job.finished_at
+    ]
