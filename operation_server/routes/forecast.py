@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict
 from hybrid_core.errors import InvalidInput
 from hybrid_core.schemas import Arm, ForecastOut, ForecastRequest
 from operation_server.deps import StateDep
+from operation_server.fast_json import FastJsonRoute
 from operation_server.sync_forecast import record_forecast, run_forecast
 from operation_server.validation import validate_request
 from operation_server.versions import resolve_request
 
-router = APIRouter(prefix="/v1/models", tags=["forecast"])
+router = APIRouter(prefix="/v1/models", tags=["forecast"], route_class=FastJsonRoute)
 
 # Validation walks every point; above this many series it runs off the event loop.
 INLINE_VALIDATION_MAX_SERIES = 64

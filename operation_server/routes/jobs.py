@@ -14,13 +14,14 @@ from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted,
 from job_store.hot_state import cached_view, job_key
 from job_store.views import job_view
 from operation_server.deps import StateDep
+from operation_server.fast_json import FastJsonRoute
 from operation_server.metrics import JOBS_SUBMITTED
 from operation_server.state import ApiState
 from operation_server.validation import validate_request
 from operation_server.versions import resolve_request
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=FastJsonRoute)
 
 MAX_WAIT_S = 60.0
 # Safety net under the pub/sub wake-up: re-read the job at least this often while waiting.
