@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from hybrid_core.errors import HybridError
 from hybrid_core.processing import Forecast, postprocess, preprocess
+from hybrid_core.series_codec import SeriesValues
 from hybrid_core.version_params import VersionParams
 from triton_client.codec import InferenceOutput
 
@@ -71,7 +72,7 @@ def _finish(
 
 
 def forecast(
-    series: Sequence[Sequence[float | None]],
+    series: Sequence[SeriesValues],
     params: VersionParams,
     infer: InferFn,
     *,
@@ -94,7 +95,7 @@ def forecast(
 
 
 async def forecast_async(
-    series: Sequence[Sequence[float | None]],
+    series: Sequence[SeriesValues],
     params: VersionParams,
     infer: AsyncInferFn,
     *,

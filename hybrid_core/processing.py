@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hybrid_core.errors import InvalidInput
+from hybrid_core.series_codec import SeriesValues
 from hybrid_core.version_params import VersionParams
 
 FloatArray = npt.NDArray[np.float32]
@@ -38,13 +39,19 @@ class Forecast:
     upper: list[float]
 
 
-def fill_missing(values: Sequence[float | None], field: str) -> npt.NDArray[np.float64]:
-    """Replace ``None`` by linear interpolation (edges take the nearest observed value).
+def fill_missing(values: SeriesValues, field: str) -> npt.NDArray[np.float64]:
+    """Replace missing values by linear interpolation (edges take the nearest observed value).
 
-    Raises InvalidInput naming ``field`` for NaN/inf or a series with nothing observed.
+    A list marks a missing value with ``None`` (as clients send it); an array, a stored series
+    (``hybrid_core.series_codec``), with NaN. Raises InvalidInput naming ``field`` for NaN/inf in
+    a list, or a series with nothing observed.
     """
-    array = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
-    missing = np.array([v is None for v in values], dtype=bool)
+    if isinstance(values, np.ndarray):
+        array = values.astype(np.float64)
+        missing = np.isnan(array)
+    else:
+        array = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+        missing = np.array([v is None for v in values], dtype=bool)
     if not np.isfinite(array[~missing]).all():
         raise InvalidInput(f"{field} contains NaN or infinity; send null for a missing value", field=field)
     if missing.all():
@@ -62,7 +69,7 @@ def normalize_windows(windows: npt.NDArray[np.float64], params: VersionParams) -
     return PreparedBatch(inputs=scaled.astype(np.float32), centers=centers)
 
 
-def preprocess(series: Sequence[Sequence[float | None]], params: VersionParams) -> PreparedBatch:
+def preprocess(series: Sequence[SeriesValues], params: VersionParams) -> PreparedBatch:
     """Validate, fill gaps, crop each series to the version's window and normalize.
 
     Series shorter than the window raise InvalidInput naming ``series[i]``.

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_core.errors import HybridError
 from hybrid_core.schemas import JobEvent
+from hybrid_core.series_codec import SeriesValues, pack_series, unpack_series
 from job_store.models import EventOutbox, Job, JobInput, JobResult, ShadowResult
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -33,7 +34,7 @@ class StartedJob:
     """A job a worker just took, with its series."""
 
     job: Job
-    series: list[list[float | None]]
+    series: Sequence[SeriesValues]
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class JobStore:
             session.execute(_JOBS.insert(), [_job_row(job) for job in jobs])
             session.execute(
                 _INPUTS.insert(),
-                [{"job_id": job.job_id, "series": [list(s) for s in job.series]} for job in jobs],
+                [{"job_id": job.job_id, "packed": pack_series(job.series)} for job in jobs],
             )
 
     def get(self, job_id: str) -> Job | None:
@@ -159,9 +160,14 @@ class JobStore:
             if not rows:
                 return []
             inputs = session.execute(
-                select(_INPUTS.c.job_id, _INPUTS.c.series).where(_INPUTS.c.job_id.in_([r.id for r in rows]))
+                select(_INPUTS.c.job_id, _INPUTS.c.packed, _INPUTS.c.series).where(
+                    _INPUTS.c.job_id.in_([r.id for r in rows])
+                )
             )
-            series = {job_id: values for job_id, values in inputs}
+            series = {
+                job_id: unpack_series(packed) if packed is not None else (values or [])
+                for job_id, packed, values in inputs
+            }
             return [StartedJob(job=Job(**row._mapping), series=series.get(row.id) or []) for row in rows]
 
     def finish_many(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Integer, String, Text, func
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Integer, LargeBinary, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -66,7 +66,10 @@ class JobInput(Base):
     __tablename__ = "job_inputs"
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
-    series: Mapped[list[list[float | None]]] = mapped_column(JSON)
+    packed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """The series as ``hybrid_core.series_codec.pack_series`` bytes (every row since migration 0004)."""
+    series: Mapped[list[list[float | None]] | None] = mapped_column(JSON, nullable=True)
+    """The series as JSON: rows written before migration 0004 only."""
 
 
 class JobResult(Base):

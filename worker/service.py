@@ -18,6 +18,7 @@ import numpy as np
 from hybrid_core.errors import HybridError, RetryableError
 from hybrid_core.forecasting import ForecastOutcome, forecast
 from hybrid_core.processing import Forecast
+from hybrid_core.series_codec import SeriesValues
 from job_store.jobs import StartedJob
 from job_store.lifecycle import Failed, Outcome, Succeeded
 from job_store.models import Job
@@ -92,7 +93,7 @@ def _forecast_group(
     return split
 
 
-def _forecast(runtime: WorkerRuntime, key: GroupKey, series: list[list[float | None]]) -> ForecastOutcome:
+def _forecast(runtime: WorkerRuntime, key: GroupKey, series: Sequence[SeriesValues]) -> ForecastOutcome:
     model, version, horizon = key
     return forecast(
         series,
@@ -112,7 +113,7 @@ def _as_failure(exc: Exception, job_id: str) -> HybridError:
 
 
 def run_shadow(
-    runtime: WorkerRuntime, job: Job, series: list[list[float | None]], answered: list[Forecast]
+    runtime: WorkerRuntime, job: Job, series: Sequence[SeriesValues], answered: list[Forecast]
 ) -> None:
     """Mirror a stable job to the canary: store its forecast and distance, never return it.
 

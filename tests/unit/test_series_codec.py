@@ -1,0 +1,48 @@
+"""Packed series: what the worker reads back is what the client sent, gaps included."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hybrid_core.errors import InvalidInput
+from hybrid_core.processing import fill_missing
+from hybrid_core.series_codec import pack_series, unpack_series
+
+
+def test_unpack_series_returns_each_series_when_lengths_differ() -> None:
+    series = [[1.5, None, 3.25], [4.0, 5.0]]
+
+    unpacked = unpack_series(pack_series(series))
+
+    assert [len(values) for values in unpacked] == [3, 2]
+    assert unpacked[0][0] == 1.5 and math.isnan(unpacked[0][1]) and unpacked[0][2] == 3.25
+    assert unpacked[1].tolist() == [4.0, 5.0]
+
+
+def test_unpack_series_returns_float32_rows_when_lengths_equal() -> None:
+    series = [[float(i + j) for j in range(200)] for i in range(50)]
+
+    unpacked = unpack_series(pack_series(series))
+
+    assert all(values.dtype == np.float32 for values in unpacked)
+    np.testing.assert_array_equal(np.stack(unpacked), np.array(series, dtype=np.float32))
+
+
+def test_unpack_series_returns_nothing_when_packed_empty() -> None:
+    assert unpack_series(pack_series([])) == []
+
+
+def test_fill_missing_treats_nan_of_a_stored_series_as_missing() -> None:
+    stored = unpack_series(pack_series([[1.0, None, 3.0]]))[0]
+
+    assert fill_missing(stored, "series[0]").tolist() == fill_missing([1.0, None, 3.0], "series[0]").tolist()
+
+
+def test_fill_missing_refuses_nan_when_a_client_list_holds_it() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        fill_missing([1.0, math.nan, 3.0], "series[2]")
+
+    assert raised.value.field == "series[2]"
