@@ -117,6 +117,7 @@ class BenchStack(Service):
                 "HYBRID_DATABASE_URL": self.database_url,
                 "HYBRID_REDIS_URL": redis_url,
                 "HYBRID_TRITON_GRPC_URL": self.triton.grpc_url,
+                **self.triton.control_env(),
                 "HYBRID_MODEL_REPOSITORY": str(self.options.canonical),
                 "HYBRID_STATE_DIR": str(self.options.state_dir / "state"),
                 "HYBRID_API_PORT": str(api_port),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -112,6 +112,19 @@ class Settings(BaseSettings):
     metrics_host: str = Field(default="127.0.0.1", description="Address the worker metrics server binds.")
     worker_infer_threads: int = Field(
         default=8, gt=0, description="Threads per worker process sending the batches of bulk jobs."
+    )
+
+    # Triton's restricted protocols (model repository, shared memory, logging, trace).
+    triton_control_header: str = Field(
+        default="hybrid-control-key",
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="Header Triton checks on its restricted protocols (gRPC clients send it with the "
+        "prefix triton-grpc-protocol-); must match the tritonserver flags.",
+    )
+    triton_control_secret: SecretStr | None = Field(
+        default=None,
+        description="Value of that header, sent on every repository index, model load and unload; "
+        "unset: sent without it, which a restricting Triton refuses. Only the API needs it.",
     )
 
     @property

@@ -108,7 +108,9 @@ class PlatformStack(Service):
             worker.wait_for_log(r"@\S+ ready\.", timeout_s=READY_TIMEOUT_S)
         if not port_free(self.settings.api_port, self.settings.api_host):
             raise LocalStackError(f"port {self.settings.api_port} is taken; set HYBRID_API_PORT")
-        api = ManagedProcess("api", cli_argv("api"), self.env, self.logs_dir / "api.log")
+        # Only the API loads and unloads models: only it gets Triton's control key.
+        api_env = self.env | self.triton.triton.control_env()
+        api = ManagedProcess("api", cli_argv("api"), api_env, self.logs_dir / "api.log")
         self.processes.append(api.start())
         self._wait_api_ready(api)
         self._start_prometheus()

@@ -13,6 +13,7 @@ from hybrid_core.settings import Settings
 from local_stack.derive import DEFAULT_NUM_THREADS, DerivedModel, derive_repository, derived_repository_dir
 from local_stack.lifecycle import Service
 from local_stack.triton_server import LocalTritonServer, TritonPorts
+from triton_client.control import ControlKey
 
 
 class LocalStack(Service):
@@ -42,6 +43,8 @@ class LocalStack(Service):
             host=host,
             start_timeout_s=settings.triton_start_timeout_s,
             die_with_launcher=die_with_launcher,
+            # The configured secret when there is one (so a caller can use it), else a fresh one.
+            control_key=ControlKey.configured(settings.triton_control_header, settings.triton_control_secret),
         )
 
     def start(self) -> None:

@@ -22,6 +22,7 @@ from hybrid_core.version_params import repository_models
 from local_stack.errors import TritonStartError
 from local_stack.installation import TritonInstallation, find_installation, prepare_backend_directory
 from local_stack.lifecycle import Service
+from triton_client.control import ControlKey
 
 POLL_INTERVAL_S = 0.1
 """Pause between two readiness probes (a wait on the process, so an early exit ends it)."""
@@ -71,6 +72,8 @@ class LocalTritonServer(Service):
 
     ``start()`` returns once the server and every model are ready, or raises
     ``TritonStartError`` with the log tail. ``start``, ``stop`` and ``restart`` are idempotent.
+    The model-repository, shared-memory, logging and trace protocols need ``control_key``
+    (generated when not given, and kept across restarts so its clients stay valid).
     """
 
     def __init__(
@@ -85,8 +88,10 @@ class LocalTritonServer(Service):
         stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
         installation: TritonInstallation | None = None,
         die_with_launcher: bool = False,
+        control_key: ControlKey | None = None,
     ) -> None:
         self.repository = repository.resolve()
+        self.control_key = control_key or ControlKey.generate()
         # SIGTERM tritonserver when the thread that started it dies, so a launcher killed with
         # SIGKILL leaves no orphan holding the ports. Only for a launcher that starts it from its
         # main thread: the kernel ties the signal to the starting thread, not the process.
@@ -157,6 +162,7 @@ class LocalTritonServer(Service):
             "--allow-metrics=true",
             "--allow-gpu-metrics=false",
             f"--exit-timeout-secs={EXIT_TIMEOUT_S}",
+            *self.control_key.server_args(),
         ]
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
@@ -229,14 +235,21 @@ class LocalTritonServer(Service):
     def ready_models(self) -> dict[str, list[str]]:
         """Versions in state READY, per model, as the repository index reports them."""
         with contextlib.closing(grpcclient.InferenceServerClient(self.grpc_url)) as client:
-            index = client.get_model_repository_index(client_timeout=PROBE_TIMEOUT_S)
+            index = client.get_model_repository_index(
+                headers=self.control_key.grpc_headers(), client_timeout=PROBE_TIMEOUT_S
+            )
         ready: dict[str, list[str]] = {}
         for entry in index.models:
             if entry.state == "READY":
                 ready.setdefault(entry.name, []).append(entry.version)
         return {name: sorted(versions, key=int) for name, versions in sorted(ready.items())}
 
-
+    def control_env(self) -> dict[str, str]:
+        """The ``HYBRID_*`` variables of a process that loads and unloads models here (the API)."""
+        return {
+            "HYBRID_TRITON_CONTROL_HEADER": self.control_key.header,
+            "HYBRID_TRITON_CONTROL_SECRET": self.control_key.secret,
+        }
 
     def _wait_until_ready(self, deadline: float) -> None:
         process = self._process

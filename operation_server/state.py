@@ -20,7 +20,7 @@ from operation_server.catalog import ModelCatalog
 from operation_server.rollout.service import RolloutService
 from operation_server.rollout.triton_sync import version_stager
 from operation_server.waiter import JobDoneWaiter
-from triton_client import AsyncTritonClient, TritonClient
+from triton_client import AsyncTritonClient, ControlKey, TritonClient
 
 
 @dataclass
@@ -62,7 +62,11 @@ def build_state(settings: Settings) -> ApiState:
     migrate(engine)
     sync_redis = redis.Redis.from_url(settings.redis_url)
     async_redis = aioredis.Redis.from_url(settings.redis_url)
-    triton = TritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s)
+    # The control key lets the rollout controller read the repository index and load/unload versions.
+    control_key = ControlKey.configured(settings.triton_control_header, settings.triton_control_secret)
+    triton = TritonClient(
+        settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s, control_key=control_key
+    )
     sessions = make_session_factory(engine)
     jobs = JobStore(sessions)
     hot = HotJobState(sync_redis)

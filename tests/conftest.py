@@ -84,6 +84,7 @@ def service_env(
             "HYBRID_MAX_BODY_BYTES": str(8 * 1024 * 1024),
             "HYBRID_WORKER_METRICS_PORT": "0",
             "PYTHONUNBUFFERED": "1",
+            **triton.control_env(),
         }
     )
     return env

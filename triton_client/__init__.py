@@ -7,6 +7,7 @@ and translates its failures into ``triton_client.errors`` types.
 from triton_client.aio import AsyncTritonClient
 from triton_client.client import RepositoryEntry, TritonClient
 from triton_client.codec import InferenceOutput
+from triton_client.control import ControlKey
 from triton_client.errors import (
     TritonDeadlineExceeded,
     TritonInferenceFailed,
@@ -18,6 +19,7 @@ from triton_client.errors import (
 
 __all__ = [
     "AsyncTritonClient",
+    "ControlKey",
     "InferenceOutput",
     "RepositoryEntry",
     "TritonClient",

@@ -20,6 +20,7 @@ from tritonclient.grpc import model_config_pb2
 
 from hybrid_core.errors import HybridError
 from triton_client.codec import InferenceOutput, decode_result, encode_inputs
+from triton_client.control import ControlKey
 from triton_client.errors import triton_errors
 
 DEFAULT_INFER_TIMEOUT_S = 10.0
@@ -45,7 +46,11 @@ class RepositoryEntry:
 
 
 class TritonClient:
-    """Inference, readiness, model configuration and model control over gRPC."""
+    """Inference, readiness, model configuration and model control over gRPC.
+
+    ``control_key`` goes with every model-repository call (index, load, unload): a Triton that
+    restricts that protocol refuses those calls without it (``TritonUnavailable``).
+    """
 
     def __init__(
         self,
@@ -54,11 +59,13 @@ class TritonClient:
         infer_timeout_s: float = DEFAULT_INFER_TIMEOUT_S,
         control_timeout_s: float = DEFAULT_CONTROL_TIMEOUT_S,
         load_timeout_s: float = DEFAULT_LOAD_TIMEOUT_S,
+        control_key: ControlKey | None = None,
     ) -> None:
         self.url = url
         self.infer_timeout_s = infer_timeout_s
         self.control_timeout_s = control_timeout_s
         self.load_timeout_s = load_timeout_s
+        self._control_headers = control_key.grpc_headers() if control_key is not None else None
         self._client = grpcclient.InferenceServerClient(url, channel_args=GRPC_CHANNEL_ARGS)
         self._config_cache: dict[str, model_config_pb2.ModelConfig] = {}
         self._lock = threading.Lock()
@@ -131,7 +138,9 @@ class TritonClient:
     def repository_index(self) -> list[RepositoryEntry]:
         """Every model version Triton knows of, with its state (READY, UNAVAILABLE, ...)."""
         with triton_errors():
-            response = self._client.get_model_repository_index(client_timeout=self.control_timeout_s)
+            response = self._client.get_model_repository_index(
+                headers=self._control_headers, client_timeout=self.control_timeout_s
+            )
         return [
             RepositoryEntry(name=m.name, version=m.version, state=m.state, reason=m.reason)
             for m in response.models
@@ -148,6 +157,7 @@ class TritonClient:
             self._client.load_model(
                 model,
                 config=json.dumps(config) if config is not None else None,
+                headers=self._control_headers,
                 client_timeout=self.load_timeout_s,
             )
         with self._lock:
@@ -156,7 +166,9 @@ class TritonClient:
     def unload_model(self, model: str) -> None:
         """Unload ``model``; Triton lets in-flight requests finish first."""
         with triton_errors():
-            self._client.unload_model(model, client_timeout=self.load_timeout_s)
+            self._client.unload_model(
+                model, headers=self._control_headers, client_timeout=self.load_timeout_s
+            )
         with self._lock:
             self._config_cache.pop(model, None)
 

@@ -30,11 +30,14 @@ from local_stack.waiting import wait_until
 from tests.conftest import CANONICAL_REPOSITORY
 from tests.support.data import request_series
 from tests.support.services import postgres_database
+from triton_client import ControlKey
 
 pytestmark = pytest.mark.e2e
 
 MODEL = "lstm_timeseries"
 TOKEN = "e2e-admin-token"
+CONTROL_KEY = ControlKey.generate()
+"""The stack's Triton uses the configured key, so the test can read its repository index."""
 SECTION = "### Rolling out a new version"
 FAST_EXPORT = "--epochs 1"
 
@@ -66,7 +69,11 @@ class UpStack:
         return done.stdout
 
     def ready_versions(self) -> list[str]:
-        entries = httpx.post(f"{self.triton_http_url}/v2/repository/index", json={"ready": True}).json()
+        entries = httpx.post(
+            f"{self.triton_http_url}/v2/repository/index",
+            json={"ready": True},
+            headers=CONTROL_KEY.http_headers(),
+        ).json()
         return sorted((e["version"] for e in entries if e["name"] == MODEL), key=int)
 
 
@@ -93,6 +100,7 @@ def up_stack(
                 "HYBRID_TRITON_GRPC_PORT": str(ports.grpc),
                 "HYBRID_TRITON_METRICS_PORT": str(ports.metrics),
                 "HYBRID_ADMIN_TOKEN": TOKEN,
+                "HYBRID_TRITON_CONTROL_SECRET": CONTROL_KEY.secret,
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -105,6 +105,7 @@ def fault_stack(service_env: dict[str, str], session_dir: Path) -> Iterator[Faul
                 "HYBRID_DATABASE_URL": database_url,
                 "HYBRID_REDIS_URL": redis.url,
                 "HYBRID_TRITON_GRPC_URL": triton.grpc_url,
+                **triton.control_env(),
                 "HYBRID_RECONCILE_INTERVAL_S": "1",
                 "HYBRID_REQUEUE_AFTER_S": "4",
                 "HYBRID_JOB_LEASE_S": "15",

@@ -41,6 +41,7 @@ def own_env(service_env: dict[str, str], redis_url: str, own_triton: LocalTriton
     env = dict(service_env)
     env["HYBRID_REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/1"
     env["HYBRID_TRITON_GRPC_URL"] = own_triton.grpc_url
+    env.update(own_triton.control_env())
     return env
 
 

@@ -82,6 +82,7 @@ def rollout_env(
                 "HYBRID_DATABASE_URL": database_url,
                 "HYBRID_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/3",
                 "HYBRID_TRITON_GRPC_URL": rollout_triton.grpc_url,
+                **rollout_triton.control_env(),
                 "HYBRID_TRITON_PYTHON_REPOSITORY": str(rollout_triton.repository),
                 "HYBRID_MODEL_REPOSITORY": str(repository),
                 "HYBRID_ADMIN_TOKEN": TOKEN,
@@ -227,7 +228,11 @@ def test_promote_moves_new_jobs_and_unloads_old_version_when_nothing_fails(
 
 
 def repository_index(triton: LocalTritonServer) -> list[dict[str, Any]]:
-    response = httpx.post(f"{triton.http_url}/v2/repository/index", json={"ready": False})
+    response = httpx.post(
+        f"{triton.http_url}/v2/repository/index",
+        json={"ready": False},
+        headers=triton.control_key.http_headers(),
+    )
     entries: list[dict[str, Any]] = response.json()
     return entries
 

@@ -34,7 +34,7 @@ SERVED = [
 
 @pytest.fixture(scope="module")
 def client(triton: LocalTritonServer) -> Iterator[TritonClient]:
-    with TritonClient(triton.grpc_url, infer_timeout_s=30) as connected:
+    with TritonClient(triton.grpc_url, infer_timeout_s=30, control_key=triton.control_key) as connected:
         yield connected
 
 

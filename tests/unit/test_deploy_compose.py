@@ -19,6 +19,7 @@ import yaml
 
 from hybrid_cli.main import build_parser
 from hybrid_core.settings import Settings
+from triton_client.control import RESTRICTED_PROTOCOLS, ControlKey
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
@@ -30,10 +31,33 @@ PROMETHEUS_LOCAL_CONFIG = DEPLOY_DIR / "prometheus" / "prometheus.local.yml"
 
 SERVICES = {"triton", "redis", "postgres", "kafka", "api", "worker", "prometheus", "grafana"}
 SERVED_MODELS = {"lstm_timeseries", "lstm_timeseries_onnx", "moving_average"}
-SECRET_VARIABLES = {"POSTGRES_PASSWORD", "HYBRID_ADMIN_TOKEN", "GF_SECURITY_ADMIN_PASSWORD"}
+SECRET_VARIABLES = {
+    "POSTGRES_PASSWORD",
+    "HYBRID_ADMIN_TOKEN",
+    "GF_SECURITY_ADMIN_PASSWORD",
+    "HYBRID_TRITON_CONTROL_SECRET",
+    "REDISCLI_AUTH",
+}
+REQUIRED_SECRETS = {
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "HYBRID_ADMIN_TOKEN",
+    "TRITON_CONTROL_SECRET",
+    "GRAFANA_ADMIN_PASSWORD",
+}
+PUBLIC_SERVICES = {"api"}
+"""The only services that may publish a port on every interface of the host."""
+INTERNAL_SERVICES = {"triton", "redis", "postgres", "kafka", "prometheus", "worker"}
+ALLOWED_CAPABILITIES: dict[str, set[str]] = {
+    # Their entrypoints start as root, fix the data folder's owner and mode, then switch user.
+    "redis": {"CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"},
+    "postgres": {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"},
+}
 # Extras that pull torch, onnxruntime or the tritonserver wheel: never in a service image.
 HEAVY_EXTRAS = {"export", "local", "bench", "dev"}
 VARIABLE_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+DEFAULTED_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}")
+REQUIRED_VARIABLE = re.compile(r"\$\{(\w+):\?[^}]+\}")
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -72,6 +96,18 @@ def _env_example_names() -> set[str]:
 def _container_ports(service: dict[str, Any]) -> set[int]:
     ports = {int(str(port).rsplit(":", 1)[-1]) for port in service.get("ports", [])}
     return ports | {int(port) for port in service.get("expose", [])}
+
+
+def _published(service: dict[str, Any]) -> list[tuple[str, int]]:
+    """(host address, container port) of each published port; ``${VAR:-default}`` as its default."""
+    published = []
+    for port in service.get("ports", []):
+        spec = DEFAULTED_VARIABLE.sub(lambda match: match.group(1), str(port))
+        parts = spec.split(":")
+        # "CONTAINER", "HOST:CONTAINER" or "ADDRESS:HOST:CONTAINER"; no address means every interface.
+        address = parts[0] if len(parts) == 3 else "0.0.0.0"
+        published.append((address, int(parts[-1].split("/")[0])))
+    return published
 
 
 def _mounts(service: dict[str, Any]) -> list[dict[str, Any]]:
@@ -186,6 +222,75 @@ def test_triton_serves_canonical_repository_when_started(services: dict[str, dic
 def test_triton_reserves_gpu_when_deployed(services: dict[str, dict[str, Any]]) -> None:
     devices = services["triton"]["deploy"]["resources"]["reservations"]["devices"]
     assert any(d["driver"] == "nvidia" and "gpu" in d["capabilities"] for d in devices)
+
+
+def test_only_api_publishes_on_every_interface_when_started(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        for address, port in _published(service):
+            if name in PUBLIC_SERVICES:
+                continue
+            assert address == "127.0.0.1", f"{name} publishes {port} on {address}, not only on loopback"
+    assert _published(services["api"]) == [("0.0.0.0", 8080)]
+    for name in INTERNAL_SERVICES - {"prometheus"}:
+        assert not services[name].get("ports"), f"{name} publishes a host port"
+
+
+def test_grafana_binds_loopback_by_default_when_grafana_bind_unset(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    assert services["grafana"]["ports"] == ["${GRAFANA_BIND:-127.0.0.1}:3000:3000"]
+    assert _published(services["grafana"]) == [("127.0.0.1", 3000)]
+
+
+def test_triton_restricts_control_protocols_to_api_when_started(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    command = _command(services["triton"])
+    header = Settings.model_fields["triton_control_header"].default
+    expected = ControlKey(header, "x" * 32).server_args()
+    restricting = ("--grpc-restricted-protocol", "--http-restricted-api")
+    flags = [arg for arg in command if arg.startswith(restricting)]
+    assert [flag.rsplit("=", 1)[0] for flag in flags] == [arg.rsplit("=", 1)[0] for arg in expected]
+    assert set(RESTRICTED_PROTOCOLS) >= {"model-repository", "shared-memory", "logging", "trace"}
+    secrets = {REQUIRED_VARIABLE.fullmatch(flag.rsplit("=", 1)[1]) for flag in flags}
+    assert {match.group(1) if match else None for match in secrets} == {"TRITON_CONTROL_SECRET"}
+    api_secret = _environment(services["api"])["HYBRID_TRITON_CONTROL_SECRET"]
+    assert api_secret.startswith("${TRITON_CONTROL_SECRET:?")
+    assert "HYBRID_TRITON_CONTROL_HEADER" not in _environment(services["api"]), "the default is in the flags"
+    assert "HYBRID_TRITON_CONTROL_SECRET" not in _environment(services["worker"]), "workers never load models"
+
+
+def test_redis_requires_password_when_clients_connect(services: dict[str, dict[str, Any]]) -> None:
+    command = _command(services["redis"])
+    password = command[command.index("--requirepass") + 1]
+    assert password.startswith("${REDIS_PASSWORD:?")
+    for name in ("api", "worker"):
+        url = _environment(services[name])["HYBRID_REDIS_URL"]
+        assert url.startswith("redis://:${REDIS_PASSWORD:?") and url.endswith("}@redis:6379/0"), name
+    healthcheck = services["redis"]["healthcheck"]["test"]
+    assert "PONG" in " ".join(healthcheck), "redis-cli exits 0 on NOAUTH: the check must look for PONG"
+    assert _environment(services["redis"])["REDISCLI_AUTH"] == password
+
+
+def test_services_drop_capabilities_when_started(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        assert service.get("cap_drop") == ["ALL"], f"{name} keeps the default capabilities"
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        added = set(service.get("cap_add", []))
+        assert added <= ALLOWED_CAPABILITIES.get(name, set()), f"{name} adds {sorted(added)}"
+
+
+def test_triton_runs_as_non_root_when_started(services: dict[str, dict[str, Any]]) -> None:
+    user = str(services["triton"].get("user", "root"))
+    assert user.split(":")[0] not in {"root", "0"}
+    mount = next(m for m in _mounts(services["triton"]) if m["target"] == "/models")
+    assert mount["read_only"] is True
+
+
+def test_env_example_lists_every_required_secret_when_copied() -> None:
+    assert _env_example_names() >= REQUIRED_SECRETS
+    required = set(REQUIRED_VARIABLE.findall(COMPOSE_FILE.read_text()))
+    assert required == REQUIRED_SECRETS
 
 
 def test_api_and_worker_read_model_repository_when_settings_point_there(
@@ -369,4 +474,4 @@ def test_compose_config_refuses_when_secret_is_unset(tmp_path: Path) -> None:
     empty.write_text("")
     result = _compose_config(client, empty)
     assert result.returncode != 0
-    assert "POSTGRES_PASSWORD" in result.stderr or "HYBRID_ADMIN_TOKEN" in result.stderr
+    assert any(name in result.stderr for name in REQUIRED_SECRETS), result.stderr
