@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_core.errors import HybridError
 from hybrid_core.schemas import JobEvent
-from hybrid_core.series_codec import SeriesValues, pack_series, unpack_series
+from hybrid_core.series_codec import SeriesValues, pack_forecasts, pack_series, unpack_series
 from job_store.models import EventOutbox, Job, JobInput, JobResult, ShadowResult
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -195,7 +195,7 @@ class JobStore:
                         {
                             "job_id": r.job_id,
                             "version": r.version,
-                            "forecasts": r.forecasts,
+                            "packed": pack_forecasts(r.forecasts),
                             "timings": r.timings_s,
                             "worker": worker,
                             "created_at": now,

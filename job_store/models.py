@@ -79,7 +79,10 @@ class JobResult(Base):
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[str] = mapped_column(String(32))
-    forecasts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    packed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """The forecasts as ``hybrid_core.series_codec.pack_forecasts`` bytes (rows since migration 0005)."""
+    forecasts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    """The forecasts as JSON: rows written before migration 0005 only."""
     timings: Mapped[dict[str, float]] = mapped_column(JSON)
     worker: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())

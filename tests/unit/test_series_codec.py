@@ -9,11 +9,11 @@ import pytest
 
 from hybrid_core.errors import InvalidInput
 from hybrid_core.processing import fill_missing
-from hybrid_core.series_codec import pack_series, unpack_series
+from hybrid_core.series_codec import pack_forecasts, pack_series, unpack_forecasts, unpack_series
 
 
 def test_unpack_series_returns_each_series_when_lengths_differ() -> None:
-    series = [[1.5, None, 3.25], [4.0, 5.0]]
+    series: list[list[float | None]] = [[1.5, None, 3.25], [4.0, 5.0]]
 
     unpacked = unpack_series(pack_series(series))
 
@@ -46,3 +46,16 @@ def test_fill_missing_refuses_nan_when_a_client_list_holds_it() -> None:
         fill_missing([1.0, math.nan, 3.0], "series[2]")
 
     assert raised.value.field == "series[2]"
+
+
+def test_unpack_forecasts_returns_the_same_floats_when_packed() -> None:
+    forecasts = [
+        {"mean": [0.1, 1 / 3], "lower": [-2.5e-7, 0.2], "upper": [371.70066620475336, 1e300]},
+        {"mean": [5.0, 6.0], "lower": [4.0, 5.0], "upper": [6.0, 7.0]},
+    ]
+
+    assert unpack_forecasts(pack_forecasts(forecasts)) == forecasts
+
+
+def test_unpack_forecasts_returns_nothing_when_none_packed() -> None:
+    assert unpack_forecasts(pack_forecasts([])) == []
