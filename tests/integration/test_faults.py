@@ -108,7 +108,7 @@ def fault_stack(service_env: dict[str, str], session_dir: Path) -> Iterator[Faul
                 **triton.control_env(),
                 "HYBRID_RECONCILE_INTERVAL_S": "1",
                 "HYBRID_REQUEUE_AFTER_S": "4",
-                "HYBRID_JOB_LEASE_S": "15",
+                "HYBRID_JOB_LEASE_S": "6",
             }
         )
         engine = make_engine(database_url)

@@ -475,3 +475,15 @@ def test_compose_config_refuses_when_secret_is_unset(tmp_path: Path) -> None:
     result = _compose_config(client, empty)
     assert result.returncode != 0
     assert any(name in result.stderr for name in REQUIRED_SECRETS), result.stderr
+
+
+def test_worker_liveness_probe_checks_the_consumer_file_when_deployed(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    worker = services["worker"]
+    probe = " ".join(worker["healthcheck"]["test"])
+    assert "worker.liveness" in probe
+    assert _environment(worker)["HYBRID_WORKER_LIVENESS_FILE"]
+    assert worker["restart"] == "unless-stopped"
+    redis_command = [str(arg) for arg in services["redis"]["command"]]
+    assert redis_command[redis_command.index("--appendfsync") + 1] == "everysec"
