@@ -22,6 +22,7 @@ _COMMANDS: dict[str, str] = {
     "api": "operation_server.cli",
     "bench": "benchmarks.cli",
     "rollout": "hybrid_cli.rollout",
+    "keys": "hybrid_cli.keys",
 }
 
 

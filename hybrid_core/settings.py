@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,7 +56,19 @@ class Settings(BaseSettings):
     infer_batch_size: int = Field(
         default=64, gt=0, description="Series sent to Triton in one request by the worker."
     )
-    admin_token: str | None = Field(default=None, description="Bearer token for rollout writes.")
+    admin_token: str | None = Field(
+        default=None,
+        description="Bootstrap admin bearer token: every scope (rollout writes, jobs); works with or "
+        "without HYBRID_AUTH.",
+    )
+    auth: Literal["off", "required"] = Field(
+        default="off",
+        description="required: every job, forecast and model route needs 'Authorization: Bearer <key>' "
+        "(hybrid-inference keys create); off: open, jobs belong to the tenant 'public'.",
+    )
+    key_cache_s: float = Field(
+        default=5.0, ge=0, description="How long the API trusts a looked-up key (revocations land this late)."
+    )
     task_max_retries: int = Field(default=8, ge=0, description="Retries of a job on retryable errors.")
     task_retry_backoff_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles.")
     task_retry_backoff_max_s: float = Field(default=30.0, gt=0, description="Cap on one retry delay.")

@@ -24,8 +24,9 @@ CACHED_FORECASTS_MAX_SERIES = 500
 """Jobs with more series are cached without forecasts (not even built: a bulk view is megabytes)."""
 
 
-def job_key(job_id: str) -> str:
-    return f"{KEY_PREFIX}{job_id}"
+def job_key(tenant: str, job_id: str) -> str:
+    """A job's view lives under its tenant: a caller can only ever read its own tenant's views."""
+    return f"{KEY_PREFIX}{tenant}:{job_id}"
 
 
 class HotJobState:
@@ -35,17 +36,17 @@ class HotJobState:
         self._redis = client
         self._ttl_s = ttl_s
 
-    def put_many(self, views: Sequence[JobView], *, announce: bool = True) -> None:
-        """Store ``views`` in one pipeline; the terminal ones are announced in one notice."""
+    def put_many(self, views: Sequence[tuple[str, JobView]], *, announce: bool = True) -> None:
+        """Store ``(tenant, view)`` pairs in one pipeline; the terminal ones are announced in one notice."""
         if not views:
             return
         pipe = self._redis.pipeline(transaction=False)
-        for view in views:
+        for tenant, view in views:
             payload = view.model_dump_json()
             if len(payload) > MAX_CACHED_VIEW_BYTES:
                 payload = view.model_copy(update={"forecasts": None}).model_dump_json()
-            pipe.set(job_key(view.job_id), payload, ex=self._ttl_s)
-        done = [view.job_id for view in views if view.status in TERMINAL_STATUSES]
+            pipe.set(job_key(tenant, view.job_id), payload, ex=self._ttl_s)
+        done = [view.job_id for _, view in views if view.status in TERMINAL_STATUSES]
         if announce and done:
             pipe.publish(DONE_CHANNEL, NOTICE_SEPARATOR.join(done))
         pipe.execute()

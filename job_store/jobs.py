@@ -50,6 +50,7 @@ class NewJob:
     series: Sequence[Sequence[float | None]]
     shadow_version: str | None = None
     created_at: datetime = field(default_factory=lambda: utcnow())
+    tenant: str = "public"
 
 
 def utcnow() -> datetime:
@@ -59,6 +60,7 @@ def utcnow() -> datetime:
 def _job_row(job: NewJob) -> dict[str, Any]:
     return {
         "id": job.job_id,
+        "tenant": job.tenant,
         "model": job.model,
         "version": job.version,
         "arm": job.arm,

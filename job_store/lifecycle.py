@@ -17,6 +17,7 @@ from typing import Any
 
 from hybrid_core import metrics
 from hybrid_core.errors import HybridError
+from hybrid_core.schemas import JobView
 from job_store.group_commit import GroupCommit
 from job_store.hot_state import CACHED_FORECASTS_MAX_SERIES, HotJobState
 from job_store.jobs import Failed, JobStore, NewJob, StartedJob, Succeeded, utcnow
@@ -54,12 +55,12 @@ class JobLifecycle:
 
     def _accept_many(self, jobs: Sequence[NewJob]) -> None:
         self.store.create_many(jobs)
-        self._cache([queued_view(job) for job in jobs], announce=False)
+        self._cache([(job.tenant, queued_view(job)) for job in jobs], announce=False)
 
     def start(self, job_ids: Sequence[str], *, lease_s: float) -> list[StartedJob]:
         """Mark the still-active jobs running under a lease (one transaction, one Redis pipeline)."""
         started = self.store.start_many(job_ids, lease_s=lease_s)
-        self._cache([job_view(s.job) for s in started], announce=False)
+        self._cache([(s.job.tenant, job_view(s.job)) for s in started], announce=False)
         return started
 
     def finish(self, outcomes: Sequence[Outcome], *, observed: bool = False) -> list[Job]:
@@ -101,7 +102,7 @@ class JobLifecycle:
             if job.series_count > CACHED_FORECASTS_MAX_SERIES:
                 forecasts = None  # the API serves a bulk result from the database
             level = done.interval_level if done is not None else None
-            views.append(job_view(job, forecasts=forecasts, interval_level=level))
+            views.append((job.tenant, job_view(job, forecasts=forecasts, interval_level=level)))
         self._cache(views, announce=True)
         if not observed:
             stages_s = {"persist_s": persist_s, "publish_s": time.perf_counter() - publish_started}
@@ -113,7 +114,7 @@ class JobLifecycle:
         finished = self.finish([Failed(job_id, error)])
         return finished[0] if finished else None
 
-    def _cache(self, views: list[Any], *, announce: bool) -> None:
+    def _cache(self, views: list[tuple[str, JobView]], *, announce: bool) -> None:
         try:
             self.hot.put_many(views, announce=announce)
         except Exception:  # the database already holds the truth; a cold cache only slows polling

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Integer, LargeBinary, String, Text, func
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, LargeBinary, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -40,8 +40,11 @@ class Job(Base):
     """One accepted forecasting job and its lifecycle."""
 
     __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_tenant_created_at", "tenant", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), server_default="public")
+    """Who owns the job: the tenant of the API key that submitted it (``public`` without auth)."""
     model: Mapped[str] = mapped_column(String(128), index=True)
     version: Mapped[str] = mapped_column(String(32))
     arm: Mapped[str] = mapped_column(String(16), default="pinned")
@@ -149,3 +152,16 @@ class RolloutAudit(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+
+
+class ApiKey(Base):
+    """An API key: only the SHA-256 of the secret is stored; the key is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

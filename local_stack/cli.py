@@ -161,7 +161,8 @@ def _print_platform_example(stack: PlatformStack) -> None:
     versions = repository_versions(stack.settings.model_repository, model)
     window = read_params(stack.settings.model_repository / model / versions[-1] / PARAMS_FILENAME).window
     body = write_example_request(stack.settings.state_dir / "example-request.json", model, window)
-    view = submit_example(stack.api_url, body)
+    settings = stack.settings
+    view = submit_example(stack.api_url, body, token=settings.admin_token)
     forecasts = view.get("forecasts") or [{}]
     mean = forecasts[0].get("mean", [])
     print(
@@ -176,6 +177,10 @@ def _print_platform_example(stack: PlatformStack) -> None:
     )
     print(f'  curl -s "{api}/v1/jobs/$JOB?wait_s=10"')
     print(f"  curl -s {api}/v1/models")
+    if settings.auth == "off":
+        print("API keys: off (HYBRID_AUTH=required turns them on; jobs belong to the tenant 'public')")
+    else:
+        print("API keys: required; add -H \"Authorization: Bearer $KEY\" (hybrid-inference keys create)")
     if stack.prometheus is not None:
         print(f"Prometheus UI: {stack.prometheus.url} (scrapes Triton, the API and the workers)")
     else:

@@ -251,10 +251,13 @@ def write_example_request(path: Path, model: str, window: int) -> Path:
     return path
 
 
-def submit_example(api_url: str, body_path: Path, timeout_s: float = 60) -> dict[str, Any]:
-    """Send the example job and long-poll its result."""
+def submit_example(
+    api_url: str, body_path: Path, timeout_s: float = 60, token: str | None = None
+) -> dict[str, Any]:
+    """Send the example job (as ``token``'s caller, if given) and long-poll its result."""
     started = time.perf_counter()
-    with httpx.Client(base_url=api_url, timeout=timeout_s + 5) as client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=api_url, timeout=timeout_s + 5, headers=headers) as client:
         accepted = client.post(
             "/v1/jobs", content=body_path.read_bytes(), headers={"content-type": "application/json"}
         )

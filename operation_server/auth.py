@@ -1,8 +1,16 @@
-"""Bearer-token check for the API's write operations (rollout changes)."""
+"""Who is calling: API keys and tenants, checked once per request by FastAPI dependencies.
+
+With ``HYBRID_AUTH=required`` the job, forecast and model routes need ``Authorization: Bearer
+<key>`` (401 without one, 403 for a revoked key or a missing scope); rollout writes need the
+``admin`` scope. ``HYBRID_ADMIN_TOKEN`` is a bootstrap key with every scope. With auth off the
+routes are open and every job belongs to the tenant ``public``; rollout writes still need the
+admin token.
+"""
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header
@@ -10,22 +18,67 @@ from fastapi import Depends, Header
 from hybrid_core.errors import Forbidden, Unauthorized
 from operation_server.deps import StateDep
 
+PUBLIC_TENANT = "public"
+ADMIN_TENANT = "admin"
+AuthorizationHeader = Annotated[str | None, Header(description="Bearer <API key>")]
 
-def require_admin(
-    state: StateDep, authorization: Annotated[str | None, Header(description="Bearer <token>")] = None
-) -> str:
-    """The caller's identity for the audit trail; 401 without a bearer token, 403 with a wrong one."""
-    expected = state.settings.admin_token
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: the tenant that owns what it submits, and what it may do."""
+
+    name: str
+    tenant: str
+    scopes: frozenset[str]
+
+
+ANONYMOUS = Principal("anonymous", PUBLIC_TENANT, frozenset({"jobs"}))
+"""A caller without a key, on an API with auth off."""
+UNKNOWN_KEY = Principal("unknown key", PUBLIC_TENANT, frozenset({"jobs"}))
+"""A caller with a key nobody issued, on an API with auth off: as open as anonymous, never admin."""
+BOOTSTRAP_ADMIN = Principal("admin", ADMIN_TENANT, frozenset({"jobs", "admin"}))
+
+
+def _bearer(authorization: str | None) -> str | None:
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise Unauthorized("this operation needs 'Authorization: Bearer <token>'", field="authorization")
-    if not expected:
-        raise Forbidden(
-            "rollout writes are disabled: set HYBRID_ADMIN_TOKEN on the API", field="authorization"
-        )
-    token = authorization.split(" ", 1)[1].strip()
-    if not hmac.compare_digest(token.encode(), expected.encode()):
-        raise Forbidden("the bearer token is not valid", field="authorization")
-    return "admin"
+        return None
+    return authorization.split(" ", 1)[1].strip() or None
 
 
-AdminDep = Annotated[str, Depends(require_admin)]
+def authenticate(state: StateDep, authorization: AuthorizationHeader = None) -> Principal:
+    """The caller of this request; 401 without a key where one is required, 403 for a revoked one."""
+    token = _bearer(authorization)
+    admin_token = state.settings.admin_token
+    if token is not None and admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return BOOTSTRAP_ADMIN
+    if token is None:
+        if state.settings.auth == "off":
+            return ANONYMOUS
+        raise Unauthorized("this route needs 'Authorization: Bearer <API key>'", field="authorization")
+    record = state.keys.find(token)
+    if record is None:
+        if state.settings.auth == "off":
+            return UNKNOWN_KEY
+        raise Unauthorized("the API key is not known", field="authorization")
+    if record.revoked:
+        raise Forbidden(f"the API key {record.name!r} was revoked", field="authorization")
+    return Principal(record.name, record.tenant, record.scopes)
+
+
+def _require(scope: str) -> object:
+    def check(caller: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if scope in caller.scopes:
+            return caller
+        if caller is ANONYMOUS:
+            raise Unauthorized("this operation needs 'Authorization: Bearer <token>'", field="authorization")
+        if caller is UNKNOWN_KEY:
+            raise Forbidden("the bearer token is not valid", field="authorization")
+        raise Forbidden(f"the key {caller.name!r} lacks the {scope!r} scope", field="authorization")
+
+    return check
+
+
+JobsCaller = Annotated[Principal, Depends(_require("jobs"))]
+"""A caller allowed to submit and read jobs, forecasts and models."""
+AdminCaller = Annotated[Principal, Depends(_require("admin"))]
+"""A caller allowed to change rollouts."""

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from hybrid_core.queueing import JobQueue, make_celery
 from hybrid_core.settings import Settings
+from job_store.api_keys import KeyCache, KeyStore
 from job_store.database import make_engine, make_session_factory, migrate
 from job_store.hot_state import HotJobState
 from job_store.jobs import JobStore
@@ -40,6 +41,8 @@ class ApiState:
     rollout: RolloutService
     triton_aio: AsyncTritonClient
     """The sync forecast path's client; bound to the event loop that built it (close it there)."""
+    keys: KeyCache
+    """API keys, looked up through a short cache."""
 
     def close(self) -> None:
         self.triton.close()
@@ -86,4 +89,5 @@ def build_state(settings: Settings) -> ApiState:
         waiter=JobDoneWaiter(async_redis),
         rollout=RolloutService(RolloutStore(sessions), jobs, catalog, version_stager(settings)),
         triton_aio=AsyncTritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
+        keys=KeyCache(KeyStore(sessions), settings.key_cache_s),
     )

@@ -70,14 +70,15 @@ def record_forecast(
     resolution: Resolution,
     horizon: int,
     outcome: ForecastOutcome,
+    tenant: str,
 ) -> str:
-    """Store ``request`` and ``outcome`` as a succeeded job (blocking); return its id.
+    """Store ``request`` and ``outcome`` as a succeeded job of ``tenant`` (blocking); return its id.
 
     No shadow run: the sync path answers from one version, so the job records none.
     """
     started = time.perf_counter()
     job_id = uuid.uuid4().hex
-    store.create(resolution.new_job(job_id, request, horizon, shadow=False))
+    store.create(resolution.new_job(job_id, request, horizon, tenant=tenant, shadow=False))
     done = Succeeded(
         job_id,
         outcome.version,

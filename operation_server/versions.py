@@ -25,10 +25,13 @@ class Resolution:
     params: VersionParams
     shadow_version: str | None = None
 
-    def new_job(self, job_id: str, request: ForecastRequest, horizon: int, *, shadow: bool = True) -> NewJob:
+    def new_job(
+        self, job_id: str, request: ForecastRequest, horizon: int, *, tenant: str, shadow: bool = True
+    ) -> NewJob:
         """The job record of ``request`` resolved this way (``shadow=False``: no canary mirror)."""
         return NewJob(
             job_id=job_id,
+            tenant=tenant,
             model=request.model,
             version=self.version,
             arm=self.arm,

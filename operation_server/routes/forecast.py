@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hybrid_core.errors import InvalidInput
 from hybrid_core.schemas import Arm, ForecastOut, ForecastRequest
+from operation_server.auth import JobsCaller
 from operation_server.deps import StateDep
 from operation_server.fast_json import FastJsonRoute
 from operation_server.sync_forecast import record_forecast, run_forecast
@@ -48,6 +49,7 @@ async def forecast_now(
     model: str,
     body: ForecastRequest,
     state: StateDep,
+    caller: JobsCaller,
     record: Annotated[bool, Query(description="Also store it as a finished job.")] = False,
 ) -> Response:
     """Forecast ``body.series`` now; Triton failures answer 503/504 with Retry-After."""
@@ -71,7 +73,7 @@ async def forecast_now(
     job_id = None
     if record:
         job_id = await asyncio.to_thread(
-            record_forecast, state.store, state.lifecycle, body, resolution, horizon, outcome
+            record_forecast, state.store, state.lifecycle, body, resolution, horizon, outcome, caller.tenant
         )
     # Built from values we produced (no re-validation) and serialized once by pydantic-core:
     # returning the model would make FastAPI validate and encode it again.

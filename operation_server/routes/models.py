@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from operation_server.auth import JobsCaller
 from operation_server.catalog import ModelCatalog
 from operation_server.deps import StateDep
 
@@ -55,12 +56,12 @@ def describe(catalog: ModelCatalog, model: str) -> ModelInfo:
 
 
 @router.get("", response_model=list[ModelInfo])
-def list_models(state: StateDep) -> list[ModelInfo]:
+def list_models(state: StateDep, _: JobsCaller) -> list[ModelInfo]:
     """Every model of the repository."""
     return [describe(state.catalog, model) for model in state.catalog.models()]
 
 
 @router.get("/{model}", response_model=ModelInfo)
-def get_model(model: str, state: StateDep) -> ModelInfo:
+def get_model(model: str, state: StateDep, _: JobsCaller) -> ModelInfo:
     """One model; 404 if the repository does not hold it."""
     return describe(state.catalog, model)
