@@ -23,6 +23,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--scopes", default="jobs", help=f"comma-separated, among {','.join(sorted(SCOPES))} (default: jobs)"
     )
     create.add_argument("--tenant", default=None, help="who owns the key's jobs (default: the name)")
+    create.add_argument(
+        "--rate-per-s", type=float, default=None, help="submissions per second (default: the API's)"
+    )
+    create.add_argument(
+        "--max-in-flight", type=int, default=None, help="jobs queued or running (default: the API's)"
+    )
     actions.add_parser("list", help="every key: name, tenant, scopes, revoked")
     revoke = actions.add_parser("revoke", help="revoke a key (the API refuses it within seconds)")
     revoke.add_argument("name")
@@ -35,14 +41,20 @@ def run(args: argparse.Namespace) -> int:
         migrate(engine)
         keys = KeyStore(make_session_factory(engine))
         if args.action == "create":
-            scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
-            key = keys.create(args.name, scopes, tenant=args.tenant)
-            print(f"created key {args.name!r} with scopes {','.join(sorted(scopes))}; it is shown only now:")
+            wanted = sorted(s.strip() for s in args.scopes.split(",") if s.strip())
+            limits = {"rate_per_s": args.rate_per_s, "max_in_flight": args.max_in_flight}
+            key = keys.create(args.name, wanted, tenant=args.tenant, **limits)
+            print(f"created key {args.name!r} with scopes {','.join(wanted)}; it is shown only now:")
             print(key)
         elif args.action == "list":
             for record in keys.list():
                 state = "revoked" if record.revoked else "active"
-                print(f"{record.name}\ttenant={record.tenant}\tscopes={','.join(sorted(record.scopes))}\t{state}")
+                rate = record.rate_per_s or "default"
+                in_flight = record.max_in_flight or "default"
+                print(
+                    f"{record.name}\ttenant={record.tenant}\tscopes={','.join(sorted(record.scopes))}\t"
+                    f"rate_per_s={rate}\tmax_in_flight={in_flight}\t{state}"
+                )
         else:
             keys.revoke(args.name)
             print(f"revoked key {args.name!r}")

@@ -13,9 +13,11 @@
     ├── JobExpired                   504  permanent (no worker finished it in time)
     ├── Unauthorized                 401  permanent
     ├── Forbidden                    403  permanent
+    ├── TooManyRequests              429  retry later (a key's rate or in-flight limit, a full queue)
     └── RetryableError               503  retryable (Celery retries these and only these)
         ├── ServiceUnavailable           (Triton, Redis, database or broker down)
-        │   └── EnqueueFailed            (the job was recorded, the broker refused its message)
+        │   ├── EnqueueFailed            (the job was recorded, the broker refused its message)
+        │   └── SyncAtCapacity           (the sync path's concurrency bound is reached)
         └── DeadlineExceeded         504
 
 Transports map these once: FastAPI through one exception handler, Celery
@@ -31,6 +33,8 @@ class HybridError(Exception):
     status_code: int = 500
     code: str = "internal_error"
     retryable: bool = False
+    retry_after_s: int = 1
+    """What ``Retry-After`` tells an HTTP client when the error is retryable."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -104,6 +108,19 @@ class Forbidden(HybridError):
     code = "forbidden"
 
 
+class TooManyRequests(HybridError):
+    """Shed before any work: the caller's limits or the queue are full; the request may be repeated."""
+
+    status_code = 429
+    code = "too_many_requests"
+    retryable = True
+
+    def __init__(self, message: str, *, reason: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
 class RetryableError(HybridError):
     """A failure that may go away by itself; callers retry with backoff."""
 
@@ -118,6 +135,10 @@ class ServiceUnavailable(RetryableError):
 
 class EnqueueFailed(ServiceUnavailable):
     code = "enqueue_failed"
+
+
+class SyncAtCapacity(ServiceUnavailable):
+    code = "sync_at_capacity"
 
 
 class DeadlineExceeded(RetryableError):

@@ -66,6 +66,26 @@ class Settings(BaseSettings):
         description="required: every job, forecast and model route needs 'Authorization: Bearer <key>' "
         "(hybrid-inference keys create); off: open, jobs belong to the tenant 'public'.",
     )
+    max_queue_depth: int = Field(
+        default=10_000,
+        ge=0,
+        description="POST /v1/jobs answers 429 while this many jobs wait in the queue (0: no bound).",
+    )
+    key_rate_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Default submissions per second of one API key, with a burst of one second's worth "
+        "(0: unlimited); a key can carry its own (keys create --rate-per-s).",
+    )
+    key_max_in_flight: int = Field(
+        default=0,
+        ge=0,
+        description="Default jobs one tenant may have queued or running (0: unlimited); a key can carry "
+        "its own (keys create --max-in-flight).",
+    )
+    sync_max_concurrency: int = Field(
+        default=64, gt=0, description="Sync forecasts one API process serves at once; more get a 503."
+    )
     key_cache_s: float = Field(
         default=5.0, ge=0, description="How long the API trusts a looked-up key (revocations land this late)."
     )

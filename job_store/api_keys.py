@@ -36,6 +36,8 @@ class KeyRecord:
     tenant: str
     scopes: frozenset[str]
     revoked: bool
+    rate_per_s: float | None = None
+    max_in_flight: int | None = None
 
 
 def hash_key(key: str) -> str:
@@ -43,7 +45,8 @@ def hash_key(key: str) -> str:
 
 
 def _record(row: ApiKey) -> KeyRecord:
-    return KeyRecord(row.name, row.tenant, frozenset(row.scopes), row.revoked_at is not None)
+    revoked = row.revoked_at is not None
+    return KeyRecord(row.name, row.tenant, frozenset(row.scopes), revoked, row.rate_per_s, row.max_in_flight)
 
 
 class KeyStore:
@@ -52,8 +55,19 @@ class KeyStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def create(self, name: str, scopes: Iterable[str], tenant: str | None = None) -> str:
-        """Store a new key named ``name`` and return its secret (shown once, never stored)."""
+    def create(
+        self,
+        name: str,
+        scopes: Iterable[str],
+        tenant: str | None = None,
+        *,
+        rate_per_s: float | None = None,
+        max_in_flight: int | None = None,
+    ) -> str:
+        """Store a new key named ``name`` and return its secret (shown once, never stored).
+
+        ``rate_per_s`` / ``max_in_flight``: this key's limits (None: the API's defaults).
+        """
         wanted = frozenset(scopes)
         for field, value in (("name", name), ("tenant", tenant or name)):
             if not NAME_PATTERN.fullmatch(value):
@@ -61,7 +75,14 @@ class KeyStore:
         if not wanted or not wanted <= SCOPES:
             raise InvalidInput(f"scopes must be among {sorted(SCOPES)}", field="scopes")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        row = ApiKey(name=name, tenant=tenant or name, key_hash=hash_key(key), scopes=sorted(wanted))
+        row = ApiKey(
+            name=name,
+            tenant=tenant or name,
+            key_hash=hash_key(key),
+            scopes=sorted(wanted),
+            rate_per_s=rate_per_s,
+            max_in_flight=max_in_flight,
+        )
         try:
             with self._sessions.begin() as session:
                 session.add(row)

@@ -24,6 +24,11 @@ CACHED_FORECASTS_MAX_SERIES = 500
 """Jobs with more series are cached without forecasts (not even built: a bulk view is megabytes)."""
 
 
+def in_flight_key(tenant: str) -> str:
+    """The tenant's jobs queued or running, as admission control counts them (a sorted set)."""
+    return f"hybrid:in-flight:{tenant}"
+
+
 def job_key(tenant: str, job_id: str) -> str:
     """A job's view lives under its tenant: a caller can only ever read its own tenant's views."""
     return f"{KEY_PREFIX}{tenant}:{job_id}"
@@ -47,6 +52,9 @@ class HotJobState:
                 payload = view.model_copy(update={"forecasts": None}).model_dump_json()
             pipe.set(job_key(tenant, view.job_id), payload, ex=self._ttl_s)
         done = [view.job_id for _, view in views if view.status in TERMINAL_STATUSES]
+        for tenant, view in views:
+            if view.status in TERMINAL_STATUSES:
+                pipe.zrem(in_flight_key(tenant), view.job_id)
         if announce and done:
             pipe.publish(DONE_CHANNEL, NOTICE_SEPARATOR.join(done))
         pipe.execute()

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, LargeBinary, String, Text, func
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -163,5 +175,9 @@ class ApiKey(Base):
     tenant: Mapped[str] = mapped_column(String(64))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(JSON)
+    rate_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Submissions per second this key may make; None: the API's default (HYBRID_KEY_RATE_PER_S)."""
+    max_in_flight: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Jobs of this key's tenant queued or running at once; None: HYBRID_KEY_MAX_IN_FLIGHT."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

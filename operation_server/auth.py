@@ -10,33 +10,15 @@ admin token.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header
 
 from hybrid_core.errors import Forbidden, Unauthorized
 from operation_server.deps import StateDep
+from operation_server.principal import ANONYMOUS, BOOTSTRAP_ADMIN, UNKNOWN_KEY, Principal
 
-PUBLIC_TENANT = "public"
-ADMIN_TENANT = "admin"
 AuthorizationHeader = Annotated[str | None, Header(description="Bearer <API key>")]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller: the tenant that owns what it submits, and what it may do."""
-
-    name: str
-    tenant: str
-    scopes: frozenset[str]
-
-
-ANONYMOUS = Principal("anonymous", PUBLIC_TENANT, frozenset({"jobs"}))
-"""A caller without a key, on an API with auth off."""
-UNKNOWN_KEY = Principal("unknown key", PUBLIC_TENANT, frozenset({"jobs"}))
-"""A caller with a key nobody issued, on an API with auth off: as open as anonymous, never admin."""
-BOOTSTRAP_ADMIN = Principal("admin", ADMIN_TENANT, frozenset({"jobs", "admin"}))
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -62,7 +44,7 @@ def authenticate(state: StateDep, authorization: AuthorizationHeader = None) -> 
         raise Unauthorized("the API key is not known", field="authorization")
     if record.revoked:
         raise Forbidden(f"the API key {record.name!r} was revoked", field="authorization")
-    return Principal(record.name, record.tenant, record.scopes)
+    return Principal(record.name, record.tenant, record.scopes, record.rate_per_s, record.max_in_flight)
 
 
 def _require(scope: str) -> object:

@@ -29,7 +29,7 @@ def field_path(location: Sequence[Any]) -> str:
 
 def error_response(error: HybridError) -> JSONResponse:
     """The JSON answer for one of our errors."""
-    headers = {"Retry-After": "1"} if error.retryable else None
+    headers = {"Retry-After": str(error.retry_after_s)} if error.retryable else None
     return JSONResponse({"error": error.to_dict()}, status_code=error.status_code, headers=headers)
 
 

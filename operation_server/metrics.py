@@ -29,6 +29,11 @@ JOBS_SUBMITTED = Counter(
 REQUESTS_REJECTED = Counter(
     "hybrid_requests_rejected_total", "Requests refused with a 4xx, by error code.", ["reason"]
 )
+REQUESTS_SHED = Counter(
+    "hybrid_requests_shed_total",
+    "Requests refused before any work because a limit was reached (429 or 503), by reason.",
+    ["reason"],
+)
 QUEUE_DEPTH = Gauge("hybrid_queue_depth", "Jobs waiting in the broker queue for a worker.")
 
 

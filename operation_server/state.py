@@ -17,6 +17,7 @@ from job_store.hot_state import HotJobState
 from job_store.jobs import JobStore
 from job_store.lifecycle import JobLifecycle
 from job_store.rollouts import RolloutStore
+from operation_server.admission import Admission
 from operation_server.catalog import ModelCatalog
 from operation_server.rollout.service import RolloutService
 from operation_server.rollout.triton_sync import version_stager
@@ -43,6 +44,7 @@ class ApiState:
     """The sync forecast path's client; bound to the event loop that built it (close it there)."""
     keys: KeyCache
     """API keys, looked up through a short cache."""
+    admission: Admission
 
     def close(self) -> None:
         self.triton.close()
@@ -75,6 +77,7 @@ def build_state(settings: Settings) -> ApiState:
     hot = HotJobState(sync_redis)
     catalog = ModelCatalog(settings.model_repository, triton)
     topic = settings.kafka_topic if settings.kafka_bootstrap_servers else None
+    queue = JobQueue(make_celery(settings), sync_redis)
     return ApiState(
         settings=settings,
         engine=engine,
@@ -85,9 +88,10 @@ def build_state(settings: Settings) -> ApiState:
         aioredis=async_redis,
         triton=triton,
         catalog=catalog,
-        queue=JobQueue(make_celery(settings), sync_redis),
+        queue=queue,
         waiter=JobDoneWaiter(async_redis),
         rollout=RolloutService(RolloutStore(sessions), jobs, catalog, version_stager(settings)),
         triton_aio=AsyncTritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
         keys=KeyCache(KeyStore(sessions), settings.key_cache_s),
+        admission=Admission(settings, sync_redis, queue),
     )

@@ -57,19 +57,22 @@ async def forecast_now(
     if body.model != model:
         message = f"model {body.model!r} in the body differs from {model!r} in the path"
         raise InvalidInput(message, field="model")
+    if state.admission.rate_limited(caller):
+        await asyncio.to_thread(state.admission.admit_request, caller)
     resolution = resolve_request(state, body)
     if len(body.series) <= INLINE_VALIDATION_MAX_SERIES:
         horizon = validate_request(body, resolution.params, state.settings)
     else:
         horizon = await asyncio.to_thread(validate_request, body, resolution.params, state.settings)
-    outcome = await run_forecast(
-        state.triton_aio,
-        body,
-        resolution,
-        horizon=horizon,
-        batch_size=state.settings.infer_batch_size,
-        received_at=received_at,
-    )
+    with state.admission.sync_slot():
+        outcome = await run_forecast(
+            state.triton_aio,
+            body,
+            resolution,
+            horizon=horizon,
+            batch_size=state.settings.infer_batch_size,
+            received_at=received_at,
+        )
     job_id = None
     if record:
         job_id = await asyncio.to_thread(

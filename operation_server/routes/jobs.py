@@ -36,7 +36,12 @@ def submit_job(body: ForecastRequest, state: StateDep, caller: JobsCaller) -> Jo
     resolution = resolve_request(state, body)
     horizon = validate_request(body, resolution.params, state.settings)
     job_id = uuid.uuid4().hex
-    state.lifecycle.accept(resolution.new_job(job_id, body, horizon, tenant=caller.tenant))
+    state.admission.admit_job(caller, job_id)
+    try:
+        state.lifecycle.accept(resolution.new_job(job_id, body, horizon, tenant=caller.tenant))
+    except BaseException:
+        state.admission.release(caller, job_id)
+        raise
     try:
         state.queue.enqueue(job_id, series_count=len(body.series))
     except ServiceUnavailable as exc:

@@ -24,6 +24,8 @@ def upgrade() -> None:
         sa.Column("tenant", sa.String(64), nullable=False),
         sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("scopes", sa.JSON, nullable=False),
+        sa.Column("rate_per_s", sa.Float, nullable=True),
+        sa.Column("max_in_flight", sa.Integer, nullable=True),
         sa.Column("created_at", _TS, server_default=sa.func.now(), nullable=False),
         sa.Column("revoked_at", _TS, nullable=True),
     )

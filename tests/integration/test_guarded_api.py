@@ -1,11 +1,13 @@
-"""API keys and tenants against a real API with ``HYBRID_AUTH=required``.
+"""The guarded API against a real API with ``HYBRID_AUTH=required``: keys, tenants, admission.
 
-Keys are made with the CLI as an operator would; the API runs on a database of its own.
+Keys are made with the CLI as an operator would; the API runs on a database and a Redis
+database of its own, with no worker, so every accepted job stays queued.
 """
 
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.integration
 ADMIN_TOKEN = "bootstrap-admin-token-for-tests"
 SERIES = request_series(1, 200, seed=11)
 JOB = {"model": "lstm_timeseries", "series": SERIES}
+MAX_QUEUE_DEPTH = 12
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,7 @@ def auth_env(service_env: dict[str, str], redis_url: str) -> Iterator[dict[str, 
                 "HYBRID_AUTH": "required",
                 "HYBRID_ADMIN_TOKEN": ADMIN_TOKEN,
                 "HYBRID_KEY_CACHE_S": "0",
+                "HYBRID_MAX_QUEUE_DEPTH": str(MAX_QUEUE_DEPTH),
             }
         )
         yield env
@@ -54,8 +58,8 @@ def keys_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
-def create_key(env: dict[str, str], name: str, scopes: str = "jobs") -> str:
-    created = keys_cli(env, "create", "--name", name, "--scopes", scopes)
+def create_key(env: dict[str, str], name: str, scopes: str = "jobs", *limits: str) -> str:
+    created = keys_cli(env, "create", "--name", name, "--scopes", scopes, *limits)
     assert created.returncode == 0, created.stderr
     return created.stdout.strip().splitlines()[-1]
 
@@ -78,7 +82,7 @@ def test_keys_list_shows_no_secret_when_keys_exist(auth_env: dict[str, str]) -> 
 
     listed = keys_cli(auth_env, "list")
 
-    assert "lister\ttenant=lister\tscopes=jobs\tactive" in listed.stdout
+    assert "lister\ttenant=lister\tscopes=jobs\t" in listed.stdout
     assert key not in listed.stdout
 
 
@@ -125,3 +129,56 @@ def test_unknown_key_gets_401_when_auth_is_required(api_url: str) -> None:
     response = httpx.get(f"{api_url}/v1/models", headers=bearer("hk_not-a-key"), timeout=30)
 
     assert response.status_code == 401
+
+
+def shed_count(client: httpx.Client, reason: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f'hybrid_requests_shed_total{{reason="{reason}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_submit_gets_429_with_retry_after_when_key_exceeds_its_rate(
+    api_url: str, auth_env: dict[str, str]
+) -> None:
+    key = create_key(auth_env, "slow", "jobs", "--rate-per-s", "0.2")
+    with httpx.Client(base_url=api_url, timeout=30, headers=bearer(key)) as client:
+        before = shed_count(client, "rate_limited")
+        assert client.post("/v1/jobs", json=JOB).status_code == 202
+
+        refused = client.post("/v1/jobs", json=JOB)
+
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "too_many_requests"
+        assert int(refused.headers["Retry-After"]) >= 4  # one token every 5 s
+        assert shed_count(client, "rate_limited") == before + 1
+
+
+def test_submit_gets_429_when_tenant_has_its_limit_of_jobs_in_flight(
+    api_url: str, auth_env: dict[str, str]
+) -> None:
+    key = create_key(auth_env, "busy", "jobs", "--max-in-flight", "2")
+    with httpx.Client(base_url=api_url, timeout=30, headers=bearer(key)) as client:
+        assert [client.post("/v1/jobs", json=JOB).status_code for _ in range(2)] == [202, 202]
+
+        refused = client.post("/v1/jobs", json=JOB)
+
+    assert refused.status_code == 429
+    assert "queued or running" in refused.json()["error"]["message"]
+    assert refused.headers["Retry-After"] == "1"
+
+
+def test_submit_sheds_with_429_when_the_queue_is_full(api_url: str, auth_env: dict[str, str]) -> None:
+    key = create_key(auth_env, "flood")
+    statuses = []
+    with httpx.Client(base_url=api_url, timeout=30, headers=bearer(key)) as client:
+        for _ in range(MAX_QUEUE_DEPTH + 1):
+            response = client.post("/v1/jobs", json=JOB)
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                break
+            time.sleep(0.3)  # the API reads the queue's depth at most every 0.25 s
+        assert statuses[-1] == 429, statuses
+        assert set(statuses[:-1]) == {202}
+        assert "waiting already" in response.json()["error"]["message"]
+        assert shed_count(client, "queue_full") >= 1
