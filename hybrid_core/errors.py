@@ -8,9 +8,11 @@
     │   ├── VersionNotFound
     │   └── JobNotFound
     ├── Conflict                     409  permanent
+    │   ├── JobFinished                (cancelling a job that already ended)
     │   ├── VersionNotLoaded
     │   └── VersionIncomplete         (a version folder lacks a file, or its artifact is truncated)
     ├── JobExpired                   504  permanent (no worker finished it in time)
+    ├── JobCancelled                      the reason recorded on a job its owner cancelled
     ├── Unauthorized                 401  permanent
     ├── Forbidden                    403  permanent
     ├── TooManyRequests              429  retry later (a key's rate or in-flight limit, a full queue)
@@ -81,6 +83,10 @@ class Conflict(HybridError):
     code = "conflict"
 
 
+class JobFinished(Conflict):
+    code = "job_finished"
+
+
 class VersionNotLoaded(Conflict):
     code = "version_not_loaded"
 
@@ -96,6 +102,13 @@ class JobExpired(HybridError):
 
     status_code = 504
     code = "job_expired"
+
+
+class JobCancelled(HybridError):
+    """Recorded on a job its owner cancelled (status ``cancelled``); never an HTTP answer."""
+
+    status_code = 409
+    code = "cancelled"
 
 
 class Unauthorized(HybridError):

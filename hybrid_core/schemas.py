@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-JobStatus = Literal["queued", "running", "succeeded", "failed"]
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Arm = Literal["pinned", "stable", "canary", "latest", "shadow"]
-TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 
 class ForecastRequest(BaseModel):
@@ -86,7 +86,7 @@ class JobEvent(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     job_id: str
-    status: Literal["succeeded", "failed"]
+    status: Literal["succeeded", "failed", "cancelled"]
     model: str
     version: str
     arm: Arm

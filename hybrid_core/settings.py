@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         gt=0,
         description="A job still queued or running this long after submission is failed as expired.",
     )
+    retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="Finished jobs (inputs, results, shadows) and published events older than this are "
+        "deleted (0: kept for ever).",
+    )
     reconcile_interval_s: float = Field(
         default=5.0, gt=0, description="How often the API looks for jobs whose queue message was lost."
     )

@@ -17,16 +17,18 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from hybrid_core.errors import HybridError
+from hybrid_core.errors import HybridError, JobCancelled
 from hybrid_core.schemas import JobEvent
 from hybrid_core.series_codec import SeriesValues, pack_forecasts, pack_series, unpack_series
 from job_store.models import EventOutbox, Job, JobInput, JobResult, ShadowResult
 
 ACTIVE_STATUSES = ("queued", "running")
+TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
 _JOBS: Table = Job.__table__  # type: ignore[assignment]
 _INPUTS: Table = JobInput.__table__  # type: ignore[assignment]
 _RESULTS: Table = JobResult.__table__  # type: ignore[assignment]
 _OUTBOX: Table = EventOutbox.__table__  # type: ignore[assignment]
+_SHADOWS: Table = ShadowResult.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class NewJob:
     shadow_version: str | None = None
     created_at: datetime = field(default_factory=lambda: utcnow())
     tenant: str = "public"
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
 
 def utcnow() -> datetime:
@@ -61,6 +65,8 @@ def _job_row(job: NewJob) -> dict[str, Any]:
     return {
         "id": job.job_id,
         "tenant": job.tenant,
+        "idempotency_key": job.idempotency_key,
+        "request_hash": job.request_hash,
         "model": job.model,
         "version": job.version,
         "arm": job.arm,
@@ -128,6 +134,75 @@ class JobStore:
                 [{"job_id": job.job_id, "packed": pack_series(job.series)} for job in jobs],
             )
 
+    def create_once(self, job: NewJob) -> Job | None:
+        """Record ``job`` unless its tenant used its idempotency key already; None when recorded,
+        else the job that holds the key (the caller compares ``request_hash``)."""
+        with self._sessions.begin() as session:
+            written = session.scalars(
+                _dialect_insert(session)(_JOBS).on_conflict_do_nothing().returning(_JOBS.c.id),
+                [_job_row(job)],
+            ).first()
+            if written is not None:
+                session.execute(_INPUTS.insert(), [{"job_id": job.job_id, "packed": pack_series(job.series)}])
+                return None
+            return session.scalars(
+                select(Job).where(Job.tenant == job.tenant, Job.idempotency_key == job.idempotency_key)
+            ).one()
+
+    def by_idempotency_key(self, tenant: str, key: str) -> Job | None:
+        """``tenant``'s job submitted with ``key``, if any."""
+        with self._sessions() as session:
+            query = select(Job).where(Job.tenant == tenant, Job.idempotency_key == key)
+            return session.scalars(query).first()
+
+    def list_jobs(
+        self,
+        tenant: str,
+        *,
+        limit: int,
+        status: str | None = None,
+        model: str | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Job]:
+        """``tenant``'s jobs, newest first, strictly older than ``before`` (created_at, id)."""
+        query = select(Job).where(Job.tenant == tenant)
+        if status is not None:
+            query = query.where(Job.status == status)
+        if model is not None:
+            query = query.where(Job.model == model)
+        if before is not None:
+            created_at, job_id = before
+            query = query.where(
+                (Job.created_at < created_at) | ((Job.created_at == created_at) & (Job.id < job_id))
+            )
+        with self._sessions() as session:
+            return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+
+    def prune_finished(self, finished_before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` jobs finished before ``finished_before``, with their inputs,
+        results and shadow results (cascade); return how many."""
+        with self._sessions.begin() as session:
+            ids = session.scalars(
+                select(_JOBS.c.id)
+                .where(_JOBS.c.status.in_(TERMINAL_STATUSES), _JOBS.c.finished_at < finished_before)
+                .limit(limit)
+            ).all()
+            if ids:
+                for table in (_INPUTS, _RESULTS, _SHADOWS):  # explicit: SQLite may run without cascades
+                    session.execute(table.delete().where(table.c.job_id.in_(ids)))
+                session.execute(_JOBS.delete().where(_JOBS.c.id.in_(ids)))
+            return len(ids)
+
+    def prune_published_events(self, published_before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` outbox rows Kafka confirmed before ``published_before``."""
+        with self._sessions.begin() as session:
+            ids = session.scalars(
+                select(_OUTBOX.c.id).where(_OUTBOX.c.published_at < published_before).limit(limit)
+            ).all()
+            if ids:
+                session.execute(_OUTBOX.delete().where(_OUTBOX.c.id.in_(ids)))
+            return len(ids)
+
     def get(self, job_id: str) -> Job | None:
         """The job record, or None."""
         with self._sessions() as session:
@@ -191,34 +266,39 @@ class JobStore:
         now = utcnow()
         with self._sessions.begin() as session:
             if successes:
-                written = session.scalars(
-                    _dialect_insert(session)(_RESULTS).on_conflict_do_nothing().returning(_RESULTS.c.job_id),
-                    [
-                        {
-                            "job_id": r.job_id,
-                            "version": r.version,
-                            "packed": pack_forecasts(r.forecasts),
-                            "timings": r.timings_s,
-                            "worker": worker,
-                            "created_at": now,
-                        }
-                        for r in successes
-                    ],
-                ).all()
-                if written:
-                    rows = session.execute(
-                        _JOBS.update()
-                        .where(_JOBS.c.id.in_(written))
-                        .values(status="succeeded", finished_at=now, error_code=None, error_message=None)
-                        .returning(*_JOBS.c)
+                # Status first, only while active: a job cancelled, expired or finished by another
+                # delivery gets no result row (and its forecasts are discarded).
+                rows = session.execute(
+                    _JOBS.update()
+                    .where(_JOBS.c.id.in_([r.job_id for r in successes]), _JOBS.c.status.in_(ACTIVE_STATUSES))
+                    .values(status="succeeded", finished_at=now, error_code=None, error_message=None)
+                    .returning(*_JOBS.c)
+                )
+                succeeded = [Job(**row._mapping) for row in rows]
+                if succeeded:
+                    ids = {job.id for job in succeeded}
+                    session.execute(
+                        _dialect_insert(session)(_RESULTS).on_conflict_do_nothing(),
+                        [
+                            {
+                                "job_id": r.job_id,
+                                "version": r.version,
+                                "packed": pack_forecasts(r.forecasts),
+                                "timings": r.timings_s,
+                                "worker": worker,
+                                "created_at": now,
+                            }
+                            for r in successes
+                            if r.job_id in ids
+                        ],
                     )
-                    finished += [Job(**row._mapping) for row in rows]
+                finished += succeeded
             for failure in failures:  # rare: one statement each, in the same transaction
                 rows = session.execute(
                     _JOBS.update()
                     .where(_JOBS.c.id == failure.job_id, _JOBS.c.status.in_(ACTIVE_STATUSES))
                     .values(
-                        status="failed",
+                        status="cancelled" if isinstance(failure.error, JobCancelled) else "failed",
                         finished_at=now,
                         error_code=failure.error.code,
                         error_message=failure.error.message,

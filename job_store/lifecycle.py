@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hybrid_core import metrics
-from hybrid_core.errors import HybridError
+from hybrid_core.errors import HybridError, JobCancelled
 from hybrid_core.schemas import JobView
 from job_store.group_commit import GroupCommit
 from job_store.hot_state import CACHED_FORECASTS_MAX_SERIES, HotJobState
@@ -52,6 +52,21 @@ class JobLifecycle:
         Concurrent calls share one transaction and one Redis pipeline (group commit).
         """
         self._accepted.submit(job)
+
+    def accept_once(self, job: NewJob) -> Job | None:
+        """Record a job that carries an idempotency key, unless its tenant used the key already.
+
+        None when ``job`` was recorded (and its view cached); else the job holding the key. Such
+        jobs skip the group commit: a conflict must not fail the group's other submissions.
+        """
+        holder = self.store.create_once(job)
+        if holder is None:
+            self._cache([(job.tenant, queued_view(job))], announce=False)
+        return holder
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Cancel an active job: it never runs, or its result is discarded; None if it had finished."""
+        return self.fail(job_id, JobCancelled("cancelled by its owner"))
 
     def _accept_many(self, jobs: Sequence[NewJob]) -> None:
         self.store.create_many(jobs)
@@ -130,9 +145,9 @@ def _observe(
     """Count each finished job; a success's stages are its own and the batch's persist/publish."""
     now = utcnow()
     for job in finished:
-        status = "failed" if job.id in failures else "succeeded"
+        status = job.status
         metrics.JOBS_FINISHED.labels(job.model, job.version, job.arm, status).inc()
-        if status == "failed":
+        if job.id in failures:
             metrics.JOB_FAILURES.labels(failures[job.id].error.code).inc()
             continue
         metrics.observe_stages(job.model, job.version, successes[job.id].timings_s | stages_s)

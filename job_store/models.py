@@ -52,7 +52,10 @@ class Job(Base):
     """One accepted forecasting job and its lifecycle."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_tenant_created_at", "tenant", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_tenant_created_at", "tenant", "created_at"),
+        Index("ux_jobs_tenant_idempotency_key", "tenant", "idempotency_key", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(64), server_default="public")
@@ -71,6 +74,10 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    """The client's ``Idempotency-Key``: one job per key and tenant."""
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """SHA-256 of the request an idempotency key was first used with."""
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     """While running: when the job is lost unless the worker holding it renews its lease."""
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Literal, cast
 
-from hybrid_core.errors import HybridError
+from hybrid_core.errors import HybridError, JobCancelled
 from hybrid_core.schemas import (
     EVENT_INLINE_MAX_SERIES,
     Arm,
@@ -75,6 +75,12 @@ def queued_view(job: NewJob) -> JobView:
     )
 
 
+def _final_status(error: HybridError | None) -> Literal["succeeded", "failed", "cancelled"]:
+    if error is None:
+        return "succeeded"
+    return "cancelled" if isinstance(error, JobCancelled) else "failed"
+
+
 def job_event(
     job: Job,
     *,
@@ -89,7 +95,7 @@ def job_event(
     inline = forecasts is not None and len(forecasts) <= EVENT_INLINE_MAX_SERIES
     return JobEvent(
         job_id=job.id,
-        status="failed" if error is not None else "succeeded",
+        status=_final_status(error),
         model=job.model,
         version=job.version,
         arm=cast(Arm, job.arm),

@@ -14,6 +14,7 @@ from operation_server.catalog import READY_REFRESH_INTERVAL_S
 from operation_server.errors import install_error_handlers
 from operation_server.metrics import QUEUE_DEPTH, HttpMetrics, metrics_endpoint
 from operation_server.reconciler import reconcile
+from operation_server.retention import PRUNE_INTERVAL_S, prune_old_rows
 from operation_server.rollout.service import LOOP_INTERVAL_S as ROLLOUT_INTERVAL_S
 from operation_server.routes import forecast, health, jobs, models, rollout
 from operation_server.state import build_state
@@ -34,6 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             PeriodicTask("triton readiness refresh", state.catalog.refresh, READY_REFRESH_INTERVAL_S),
             PeriodicTask("rollout upkeep", state.rollout.tick, ROLLOUT_INTERVAL_S),
             PeriodicTask("job sweeper", lambda: expire_stale_jobs(state), sweep_interval_s),
+            PeriodicTask(
+                "retention",
+                lambda: prune_old_rows(settings, state.engine, state.store),
+                PRUNE_INTERVAL_S,
+            ),
             PeriodicTask(
                 "stranded job reconciler",
                 lambda: reconcile(settings, state.engine, state.store, state.queue, state.lifecycle),

@@ -26,12 +26,22 @@ class Resolution:
     shadow_version: str | None = None
 
     def new_job(
-        self, job_id: str, request: ForecastRequest, horizon: int, *, tenant: str, shadow: bool = True
+        self,
+        job_id: str,
+        request: ForecastRequest,
+        horizon: int,
+        *,
+        tenant: str,
+        shadow: bool = True,
+        idempotency: tuple[str, str] | None = None,
     ) -> NewJob:
-        """The job record of ``request`` resolved this way (``shadow=False``: no canary mirror)."""
+        """The job record of ``request`` resolved this way (``shadow=False``: no canary mirror;
+        ``idempotency``: the client's key and the request's fingerprint)."""
         return NewJob(
             job_id=job_id,
             tenant=tenant,
+            idempotency_key=idempotency[0] if idempotency else None,
+            request_hash=idempotency[1] if idempotency else None,
             model=request.model,
             version=self.version,
             arm=self.arm,

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
-from hybrid_core.errors import EnqueueFailed, JobNotFound, ServiceUnavailable
-from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobView
+from hybrid_core.errors import EnqueueFailed, InvalidInput, JobFinished, JobNotFound, ServiceUnavailable
+from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobStatus, JobView
 from job_store.hot_state import cached_view, job_key
+from job_store.models import Job
 from job_store.views import job_view
 from operation_server.auth import JobsCaller
 from operation_server.deps import StateDep
 from operation_server.fast_json import FastJsonRoute
+from operation_server.idempotency import IdempotencyKeyHeader, replay, request_fingerprint
 from operation_server.metrics import JOBS_SUBMITTED
 from operation_server.state import ApiState
 from operation_server.validation import validate_request
@@ -25,23 +30,40 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=FastJsonRoute)
 
 MAX_WAIT_S = 60.0
+DEFAULT_PAGE, MAX_PAGE = 50, 200
 # Safety net under the pub/sub wake-up: re-read the job at least this often while waiting.
 WAIT_RECHECK_S = 1.0
 ANNOUNCED_RECHECK_S = 0.05
 
 
 @router.post("", status_code=202, response_model=JobAccepted)
-def submit_job(body: ForecastRequest, state: StateDep, caller: JobsCaller) -> JobAccepted:
+def submit_job(
+    body: ForecastRequest, state: StateDep, caller: JobsCaller, idempotency_key: IdempotencyKeyHeader = None
+) -> JobAccepted:
     """Validate, record and enqueue a forecasting job; poll ``links.self`` for its result."""
+    idempotency = None
+    if idempotency_key is not None:
+        idempotency = (idempotency_key, request_fingerprint(body))
+        holder = state.store.by_idempotency_key(caller.tenant, idempotency_key)
+        if holder is not None:
+            return replay(holder, idempotency[1])
     resolution = resolve_request(state, body)
     horizon = validate_request(body, resolution.params, state.settings)
     job_id = uuid.uuid4().hex
+    job = resolution.new_job(job_id, body, horizon, tenant=caller.tenant, idempotency=idempotency)
     state.admission.admit_job(caller, job_id)
+    holder = None
     try:
-        state.lifecycle.accept(resolution.new_job(job_id, body, horizon, tenant=caller.tenant))
+        if idempotency is not None:
+            holder = state.lifecycle.accept_once(job)
+        else:
+            state.lifecycle.accept(job)
     except BaseException:
         state.admission.release(caller, job_id)
         raise
+    if holder is not None and idempotency is not None:  # a concurrent twin recorded it first
+        state.admission.release(caller, job_id)
+        return replay(holder, idempotency[1])
     try:
         state.queue.enqueue(job_id, series_count=len(body.series))
     except ServiceUnavailable as exc:
@@ -57,6 +79,56 @@ def submit_job(body: ForecastRequest, state: StateDep, caller: JobsCaller) -> Jo
         series_count=len(body.series),
         links={"self": f"/v1/jobs/{job_id}"},
     )
+
+
+class JobList(BaseModel):
+    """A page of the caller's jobs, newest first (without forecasts: read a job for them)."""
+
+    jobs: list[JobView]
+    next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page; null on the last.")
+
+
+@router.get("", response_model=JobList)
+def list_jobs(
+    state: StateDep,
+    caller: JobsCaller,
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    model: Annotated[str | None, Query(max_length=128, description="Only jobs of this model.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=200, description="From a previous page.")] = None,
+) -> JobList:
+    """The caller's jobs, newest first, a page at a time."""
+    before = _decode_cursor(cursor) if cursor is not None else None
+    jobs = state.store.list_jobs(caller.tenant, limit=limit + 1, status=status, model=model, before=before)
+    page = jobs[:limit]
+    next_cursor = _encode_cursor(page[-1]) if len(jobs) > limit else None
+    return JobList(jobs=[job_view(job) for job in page], next_cursor=next_cursor)
+
+
+def _encode_cursor(job: Job) -> str:
+    return base64.urlsafe_b64encode(f"{job.created_at.isoformat()}|{job.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created_at, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(created_at), job_id
+    except ValueError as exc:  # also binascii.Error and UnicodeDecodeError
+        raise InvalidInput("cursor is not one this API returned", field="cursor") from exc
+
+
+@router.delete("/{job_id}", response_model=JobView)
+def cancel_job(job_id: str, state: StateDep, caller: JobsCaller) -> JobView:
+    """Cancel a queued or running job: it never runs, or its result is discarded (409 once finished)."""
+    job = state.store.get(job_id)
+    if job is None or job.tenant != caller.tenant:
+        raise JobNotFound(f"no job {job_id!r}", field="job_id")
+    cancelled = state.lifecycle.cancel(job_id)
+    if cancelled is None:
+        current = state.store.get(job_id)
+        status = current.status if current is not None else job.status
+        raise JobFinished(f"job {job_id!r} already {status}", field="job_id")
+    return job_view(cancelled)
 
 
 def _read_durable(state: ApiState, tenant: str, job_id: str) -> JobView:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from hybrid_core.queueing import JOBS_QUEUE
 from local_stack.processes import cli_argv
 from local_stack.triton_server import find_free_port
 from tests.support.data import request_series
@@ -25,7 +28,7 @@ pytestmark = pytest.mark.integration
 ADMIN_TOKEN = "bootstrap-admin-token-for-tests"
 SERIES = request_series(1, 200, seed=11)
 JOB = {"model": "lstm_timeseries", "series": SERIES}
-MAX_QUEUE_DEPTH = 12
+MAX_QUEUE_DEPTH = 30
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +171,58 @@ def test_submit_gets_429_when_tenant_has_its_limit_of_jobs_in_flight(
     assert refused.headers["Retry-After"] == "1"
 
 
+def test_same_idempotency_key_gives_the_same_job_when_body_repeats(
+    api_url: str, auth_env: dict[str, str]
+) -> None:
+    key = create_key(auth_env, "retrier")
+    headers = bearer(key) | {"Idempotency-Key": "order-42"}
+    with httpx.Client(base_url=api_url, timeout=30, headers=headers) as client, ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: client.post("/v1/jobs", json=JOB), range(6)))
+        other_body = client.post("/v1/jobs", json=JOB | {"horizon": 12})
+
+    assert {a.status_code for a in answers} == {202}
+    assert len({a.json()["job_id"] for a in answers}) == 1
+    assert other_body.status_code == 409
+    assert other_body.json()["error"]["field"] == "Idempotency-Key"
+
+
+def test_cancel_ends_a_queued_job_once_and_only_for_its_owner(api_url: str, auth_env: dict[str, str]) -> None:
+    owner, stranger = create_key(auth_env, "canceller"), create_key(auth_env, "stranger")
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        path = client.post("/v1/jobs", json=JOB, headers=bearer(owner)).json()["links"]["self"]
+
+        assert client.delete(path, headers=bearer(stranger)).status_code == 404
+        cancelled = client.delete(path, headers=bearer(owner))
+        again = client.delete(path, headers=bearer(owner))
+        view = client.get(path, headers=bearer(owner)).json()
+
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert again.status_code == 409 and again.json()["error"]["code"] == "job_finished"
+    assert view["status"] == "cancelled" and view["error"]["code"] == "cancelled"
+
+
+def test_list_pages_the_callers_jobs_newest_first_when_a_cursor_is_followed(
+    api_url: str, auth_env: dict[str, str]
+) -> None:
+    key, other = create_key(auth_env, "pager"), create_key(auth_env, "pager-neighbour")
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        submitted = [
+            client.post("/v1/jobs", json=JOB, headers=bearer(key)).json()["job_id"] for _ in range(3)
+        ]
+        client.post("/v1/jobs", json=JOB, headers=bearer(other))
+
+        first = client.get("/v1/jobs", params={"limit": 2}, headers=bearer(key)).json()
+        rest = client.get(
+            "/v1/jobs", params={"limit": 2, "cursor": first["next_cursor"]}, headers=bearer(key)
+        ).json()
+        bad_cursor = client.get("/v1/jobs", params={"cursor": "nonsense"}, headers=bearer(key))
+
+    listed = [job["job_id"] for job in first["jobs"] + rest["jobs"]]
+    assert listed == submitted[::-1]
+    assert rest["next_cursor"] is None
+    assert bad_cursor.status_code == 422 and bad_cursor.json()["error"]["field"] == "cursor"
+
+
 def test_submit_sheds_with_429_when_the_queue_is_full(api_url: str, auth_env: dict[str, str]) -> None:
     key = create_key(auth_env, "flood")
     statuses = []
@@ -182,3 +237,5 @@ def test_submit_sheds_with_429_when_the_queue_is_full(api_url: str, auth_env: di
         assert set(statuses[:-1]) == {202}
         assert "waiting already" in response.json()["error"]["message"]
         assert shed_count(client, "queue_full") >= 1
+    # The queue stays full (no worker here): empty it for the module's other tests.
+    redis.Redis.from_url(auth_env["HYBRID_REDIS_URL"]).delete(JOBS_QUEUE)
