@@ -67,8 +67,6 @@ def check_request(repository: Path, body: ForecastRequest) -> tuple[str, int]:
     horizon = body.horizon or params.horizon
     if horizon > params.horizon:
         raise InvalidInput(f"horizon must be between 1 and {params.horizon}", field="horizon")
-    if not body.series:
-        raise InvalidInput("series must hold at least one series", field="series")
     for index, values in enumerate(body.series):
         if len(values) < params.window:
             field = f"series[{index}]"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,10 +18,12 @@ class ForecastRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     model: str = Field(min_length=1, max_length=128, description="Model name in the repository.")
-    series: list[list[float | None]] = Field(
-        description="One or more series, oldest point first; null marks a missing point."
+    series: list[Annotated[list[float | None], Field(min_length=1)]] = Field(
+        min_length=1, description="One or more series, oldest point first; null marks a missing point."
     )
-    version: str | None = Field(default=None, description="Pin a repository version, e.g. \"1\".")
+    version: str | None = Field(
+        default=None, min_length=1, max_length=32, description="Pin a repository version, e.g. \"1\"."
+    )
     routing_key: str | None = Field(
         default=None, max_length=256, description="Sticky key for canary assignment (customer, sensor)."
     )
@@ -34,10 +36,22 @@ class ForecastOut(BaseModel):
     upper: list[float]
 
 
-class ErrorOut(BaseModel):
-    code: str
+class ErrorDetail(BaseModel):
+    field: str
     message: str
-    field: str | None = None
+
+
+class ErrorOut(BaseModel):
+    code: str = Field(description="Stable machine-readable reason, e.g. invalid_input, too_many_requests.")
+    message: str
+    field: str | None = Field(default=None, description="The offending field, e.g. series[3][17], body.")
+    details: list[ErrorDetail] | None = Field(default=None, description="Every problem, for invalid input.")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer of the API: ``{"error": {...}}``."""
+
+    error: ErrorOut
 
 
 class JobAccepted(BaseModel):

@@ -11,9 +11,10 @@ from hybrid_core.version_params import VersionParams
 
 
 def validate_request(request: ForecastRequest, params: VersionParams, settings: Settings) -> int:
-    """Check ``request`` against the version and caps; return the horizon to forecast."""
-    if not request.series:
-        raise InvalidInput("series must hold at least one series", field="series")
+    """Check ``request`` against the version and caps; return the horizon to forecast.
+
+    The schema already refused an empty ``series`` list or an empty series in it.
+    """
     if len(request.series) > settings.max_series_per_job:
         raise PayloadTooLarge(
             f"series holds {len(request.series)} series; at most {settings.max_series_per_job} per job",

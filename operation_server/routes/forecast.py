@@ -18,12 +18,18 @@ from hybrid_core.errors import InvalidInput
 from hybrid_core.schemas import Arm, ForecastOut, ForecastRequest
 from operation_server.auth import JobsCaller
 from operation_server.deps import StateDep
+from operation_server.errors import documented
 from operation_server.fast_json import FastJsonRoute
 from operation_server.sync_forecast import record_forecast, run_forecast
 from operation_server.validation import validate_request
 from operation_server.versions import resolve_request
 
-router = APIRouter(prefix="/v1/models", tags=["forecast"], route_class=FastJsonRoute)
+router = APIRouter(
+    prefix="/v1/models",
+    tags=["forecast"],
+    route_class=FastJsonRoute,
+    responses=documented(400, 401, 403, 404, 409, 413, 422, 429, 503, 504),
+)
 
 # Validation walks every point; above this many series it runs off the event loop.
 INLINE_VALIDATION_MAX_SERIES = 64

@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from operation_server.deps import StateDep
@@ -43,7 +44,17 @@ def _check_dependencies(state: ApiState) -> dict[str, str]:
     return checks
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    status: str = Field(description="ready or not ready")
+    missing: list[str] = Field(description="The checks that failed")
+    checks: dict[str, str] = Field(description="Each dependency's state")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A dependency is not ready; missing names it."}},
+)
 async def readyz(state: StateDep) -> JSONResponse:
     """200 when Redis, the database, Triton and at least one model are ready; else 503 naming what is not."""
     checks = await asyncio.to_thread(_check_dependencies, state)

@@ -19,6 +19,7 @@ from job_store.models import Job
 from job_store.views import job_view
 from operation_server.auth import JobsCaller
 from operation_server.deps import StateDep
+from operation_server.errors import documented
 from operation_server.fast_json import FastJsonRoute
 from operation_server.idempotency import IdempotencyKeyHeader, replay, request_fingerprint
 from operation_server.metrics import JOBS_SUBMITTED
@@ -27,7 +28,12 @@ from operation_server.validation import validate_request
 from operation_server.versions import resolve_request
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=FastJsonRoute)
+router = APIRouter(
+    prefix="/v1/jobs",
+    tags=["jobs"],
+    route_class=FastJsonRoute,
+    responses=documented(400, 401, 403, 404, 409, 413, 422, 429, 503),
+)
 
 MAX_WAIT_S = 60.0
 DEFAULT_PAGE, MAX_PAGE = 50, 200

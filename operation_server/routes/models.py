@@ -8,8 +8,9 @@ from pydantic import BaseModel
 from operation_server.auth import JobsCaller
 from operation_server.catalog import ModelCatalog
 from operation_server.deps import StateDep
+from operation_server.errors import documented
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=documented(401, 403, 404, 422, 503))
 
 
 class VersionInfo(BaseModel):

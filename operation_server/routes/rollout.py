@@ -10,10 +10,15 @@ from pydantic import BaseModel
 
 from operation_server.auth import AdminCaller, JobsCaller
 from operation_server.deps import StateDep
+from operation_server.errors import documented
 from operation_server.rollout.policy import RolloutSpec, RolloutView
 from operation_server.rollout.report import RolloutReport
 
-router = APIRouter(prefix="/v1/models/{model}/rollout", tags=["rollout"])
+router = APIRouter(
+    prefix="/v1/models/{model}/rollout",
+    tags=["rollout"],
+    responses=documented(400, 401, 403, 404, 409, 413, 422, 503),
+)
 
 
 class AuditEntry(BaseModel):

@@ -45,7 +45,6 @@ def test_check_request_keeps_the_pinned_version_and_horizon_when_given() -> None
         ({"model": "nope"}, ModelNotFound),
         ({"version": "999"}, VersionNotFound),
         ({"horizon": 10_000}, InvalidInput),
-        ({"series": []}, InvalidInput),
         ({"series": [[1.0, 2.0]]}, InvalidInput),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from pydantic import ValidationError
 
 from hybrid_core.errors import InvalidInput, PayloadTooLarge
 from hybrid_core.schemas import ForecastRequest
@@ -27,7 +28,6 @@ def test_validate_returns_model_horizon_when_none_requested() -> None:
 @pytest.mark.parametrize(
     ("series", "horizon", "error", "field"),
     [
-        ([], None, InvalidInput, "series"),
         ([[1.0] * 4] * 4, None, PayloadTooLarge, "series"),
         ([[1.0] * 3], None, InvalidInput, "series[0]"),
         ([[1.0] * 4, [1.0] * 11], None, InvalidInput, "series[1]"),
@@ -55,3 +55,13 @@ def test_validate_accepts_gaps_when_window_has_observations() -> None:
 )
 def test_field_path_renders_location_when_pydantic_error(location: tuple[object, ...], expected: str) -> None:
     assert field_path(location) == expected
+
+
+@pytest.mark.parametrize(("series", "field"), [([], "series"), ([[1.0], []], "series[1]")])
+def test_schema_refuses_empty_lists_when_series_or_a_series_is_empty(
+    series: list[list[float | None]], field: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        ForecastRequest(model="m", series=series)
+
+    assert field_path(raised.value.errors()[0]["loc"]) == field
