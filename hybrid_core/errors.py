@@ -19,7 +19,8 @@
     └── RetryableError               503  retryable (Celery retries these and only these)
         ├── ServiceUnavailable           (Triton, Redis, database or broker down)
         │   ├── EnqueueFailed            (the job was recorded, the broker refused its message)
-        │   └── SyncAtCapacity           (the sync path's concurrency bound is reached)
+        │   ├── SyncAtCapacity           (the sync path's concurrency bound is reached)
+        │   └── VersionNotReady          (in the repository, not yet READY in Triton: restart, rollout)
         └── DeadlineExceeded         504
 
 Transports map these once: FastAPI through one exception handler, Celery
@@ -152,6 +153,13 @@ class EnqueueFailed(ServiceUnavailable):
 
 class SyncAtCapacity(ServiceUnavailable):
     code = "sync_at_capacity"
+
+
+class VersionNotReady(ServiceUnavailable):
+    """The repository holds the version, Triton does not serve it yet (it restarted, or a rollout
+    is loading it): a job retries instead of failing."""
+
+    code = "version_not_ready"
 
 
 class DeadlineExceeded(RetryableError):

@@ -14,14 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 import numpy as np
+import numpy.typing as npt
 
-from hybrid_core.errors import HybridError, RetryableError
+from hybrid_core.errors import HybridError, RetryableError, VersionNotReady
 from hybrid_core.forecasting import ForecastOutcome, forecast
 from hybrid_core.processing import Forecast
 from hybrid_core.series_codec import SeriesValues
 from job_store.jobs import StartedJob
 from job_store.lifecycle import Failed, Outcome, Succeeded
 from job_store.models import Job
+from triton_client import InferenceOutput
+from triton_client.errors import TritonModelNotFound
 from worker.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
@@ -95,10 +98,20 @@ def _forecast_group(
 
 def _forecast(runtime: WorkerRuntime, key: GroupKey, series: Sequence[SeriesValues]) -> ForecastOutcome:
     model, version, horizon = key
+    params = runtime.params(model, version)  # the repository holds the version, or this raises
+
+    def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
+        try:
+            return runtime.infer(model, version, batch)
+        except TritonModelNotFound as exc:
+            raise VersionNotReady(
+                f"{model} version {version} is in the repository but not READY in Triton yet ({exc.message})"
+            ) from exc
+
     return forecast(
         series,
-        runtime.params(model, version),
-        lambda batch: runtime.infer(model, version, batch),
+        params,
+        infer,
         horizon=horizon,
         batch_size=runtime.settings.infer_batch_size,
         executor=runtime.infer_pool,

@@ -10,7 +10,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from hybrid_core.errors import HybridError, InvalidInput, ServiceUnavailable
+from hybrid_core.errors import HybridError, InvalidInput, ServiceUnavailable, VersionNotReady
 from hybrid_core.forecasting import ForecastOutcome
 from hybrid_core.settings import Settings
 from hybrid_core.version_params import VersionParams
@@ -18,6 +18,7 @@ from job_store.jobs import StartedJob
 from job_store.models import Job
 from tests.support.params import tiny_params
 from triton_client.codec import InferenceOutput
+from triton_client.errors import TritonModelNotFound
 from worker.runtime import WorkerRuntime
 from worker.service import _forecast_group
 
@@ -100,3 +101,13 @@ def test_every_job_gets_the_retryable_error_when_triton_is_unavailable() -> None
 
     assert all(isinstance(result, ServiceUnavailable) for result in results.values())
     assert runtime.requests == [2]  # no per-job retry storm: each task retries on its own budget
+
+
+def test_group_retries_when_triton_does_not_serve_a_version_the_repository_holds() -> None:
+    def not_loaded(batch: npt.NDArray[np.float32]) -> InferenceOutput:
+        raise TritonModelNotFound("Triton: version 1 is not at ready state (StatusCode.NOT_FOUND)")
+
+    results = run_group(StubRuntime(not_loaded), [started("a", [1.0, 2.0, 3.0, 4.0])])
+
+    assert isinstance(results["a"], VersionNotReady)
+    assert results["a"].retryable
