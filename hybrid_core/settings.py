@@ -166,6 +166,26 @@ class Settings(BaseSettings):
         "unset: sent without it, which a restricting Triton refuses. Only the API needs it.",
     )
 
+    # A pool of Triton replicas (triton_client.pool): requests spread over the healthy ones.
+    triton_grpc_urls: str | None = Field(
+        default=None,
+        description="Comma-separated gRPC host:port of every Triton replica; unset: the one "
+        "HYBRID_TRITON_GRPC_URL. Inference goes to the healthy replica with the fewest requests in "
+        "flight; the rollout controller loads and unloads versions on every replica.",
+    )
+    triton_health_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often each process probes every replica's readiness: a replica taken out "
+        "after a failed call is taken back within this long of answering again.",
+    )
+
+    @property
+    def triton_urls(self) -> list[str]:
+        """Every replica's gRPC host:port: HYBRID_TRITON_GRPC_URLS, else the one HYBRID_TRITON_GRPC_URL."""
+        urls = [url.strip() for url in (self.triton_grpc_urls or "").split(",") if url.strip()]
+        return urls or [self.triton_grpc_url]
+
     @property
     def resolved_database_url(self) -> str:
         """The configured database URL, or the embedded SQLite default."""

@@ -1,4 +1,9 @@
-"""What models and versions exist (repository) and which are READY (Triton, refreshed in the background)."""
+"""What models and versions exist (repository) and which are READY (Triton, refreshed in the background).
+
+With several Triton replicas a version is READY for routing only when every healthy replica
+holds it: a job sent to any replica then finds its version. Replicas taken out of the pool
+(``triton_client.TritonPool``) do not count until they are back and reconciled.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from hybrid_core.version_params import (
     repository_models,
     repository_versions,
 )
-from triton_client import TritonClient
+from triton_client import TritonPool
 
 logger = logging.getLogger(__name__)
 
@@ -23,18 +28,38 @@ LISTING_TTL_S = 1.0
 """A version folder added to the repository is seen within this long."""
 
 
+@dataclass(frozen=True)
+class ReplicaReadiness:
+    """One replica's READY versions per model as last seen; ``reachable`` False while it is out."""
+
+    url: str
+    reachable: bool
+    versions: dict[str, set[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
 @dataclass
 class ReadySnapshot:
-    """Triton's READY versions per model as last seen, and whether the last look reached it."""
+    """READY versions per model on every healthy replica, and whether any replica was reached."""
 
     versions: dict[str, set[str]] = field(default_factory=dict)
     reachable: bool = False
+    replicas: list[ReplicaReadiness] = field(default_factory=list)
+
+
+def ready_everywhere(replicas: list[ReplicaReadiness]) -> dict[str, set[str]]:
+    """Per model, the versions READY on every reachable replica."""
+    reached = [r for r in replicas if r.reachable]
+    if not reached:
+        return {}
+    models = set.intersection(*(set(r.versions) for r in reached))
+    return {m: set.intersection(*(r.versions[m] for r in reached)) for m in models}
 
 
 class ModelCatalog:
     """Repository versions with their params, and Triton readiness kept fresh within ~0.5 s."""
 
-    def __init__(self, repository: Path, triton: TritonClient) -> None:
+    def __init__(self, repository: Path, triton: TritonPool) -> None:
         self.repository = repository
         self.triton = triton
         self.ready = ReadySnapshot()
@@ -69,20 +94,40 @@ class ModelCatalog:
         return load_version_params(self.repository, model, version)
 
     def ready_versions(self, model: str) -> set[str]:
-        """READY versions as last seen in Triton (empty while Triton was never reached)."""
+        """Versions READY on every healthy replica as last seen (empty while none was reached)."""
         return self.ready.versions.get(model, set())
 
+    def replica_versions(self, model: str) -> dict[str, list[str] | None]:
+        """Per replica URL, the READY versions of ``model`` (None: the replica is out of the pool)."""
+        return {
+            r.url: sorted(r.versions.get(model, set()), key=int) if r.reachable else None
+            for r in self.ready.replicas
+        }
+
     def refresh(self) -> None:
-        """Read Triton's repository index once (blocking)."""
-        try:
-            index = self.triton.repository_index()
-        except HybridError as exc:
+        """Read the repository index of every healthy replica once (blocking)."""
+        healthy = {replica.index for replica in self.triton.replicas(healthy_only=True)}
+        seen: list[ReplicaReadiness] = []
+        for replica in self.triton.replicas():
+            if replica.index not in healthy:
+                seen.append(ReplicaReadiness(replica.url, reachable=False, error="taken out of the pool"))
+                continue
+            try:
+                index = replica.client.repository_index()
+            except HybridError as exc:
+                seen.append(ReplicaReadiness(replica.url, reachable=False, error=exc.message))
+                continue
+            versions: dict[str, set[str]] = {}
+            for entry in index:
+                if entry.state == "READY":
+                    versions.setdefault(entry.name, set()).add(entry.version)
+            seen.append(ReplicaReadiness(replica.url, reachable=True, versions=versions))
+        reachable = any(r.reachable for r in seen)
+        if not reachable:
             if self.ready.reachable:
-                logger.warning("Triton unreachable, keeping last known readiness: %s", exc.message)
-            self.ready.reachable = False
+                errors = "; ".join(f"{r.url}: {r.error}" for r in seen)
+                logger.warning("no Triton replica reachable, keeping last known readiness: %s", errors)
+            # Keep the last READY versions: resolution falls back on them while Triton is away.
+            self.ready = ReadySnapshot(versions=self.ready.versions, reachable=False, replicas=seen)
             return
-        versions: dict[str, set[str]] = {}
-        for entry in index:
-            if entry.state == "READY":
-                versions.setdefault(entry.name, set()).add(entry.version)
-        self.ready = ReadySnapshot(versions=versions, reachable=True)
+        self.ready = ReadySnapshot(versions=ready_everywhere(seen), reachable=True, replicas=seen)

@@ -22,7 +22,7 @@ from operation_server.catalog import ModelCatalog
 from operation_server.rollout.service import RolloutService
 from operation_server.rollout.triton_sync import version_stager
 from operation_server.waiter import JobDoneWaiter
-from triton_client import AsyncTritonClient, ControlKey, TritonClient
+from triton_client import AsyncTritonPool, ControlKey, TritonPool
 
 
 @dataclass
@@ -35,13 +35,15 @@ class ApiState:
     hot: HotJobState
     redis: redis.Redis
     aioredis: aioredis.Redis
-    triton: TritonClient
+    triton: TritonPool
+    """Every Triton replica: model control per replica, readiness probed in a background thread."""
     catalog: ModelCatalog
     queue: JobQueue
     waiter: JobDoneWaiter
     rollout: RolloutService
-    triton_aio: AsyncTritonClient
-    """The sync forecast path's client; bound to the event loop that built it (close it there)."""
+    triton_aio: AsyncTritonPool
+    """The sync forecast path's pool (sharing ``triton``'s replica health); bound to the event loop
+    that built it (close it there)."""
     keys: KeyCache
     """API keys, looked up through a short cache."""
     admission: Admission
@@ -69,9 +71,13 @@ def build_state(settings: Settings) -> ApiState:
     async_redis = aioredis.Redis.from_url(settings.redis_url)
     # The control key lets the rollout controller read the repository index and load/unload versions.
     control_key = ControlKey.configured(settings.triton_control_header, settings.triton_control_secret)
-    triton = TritonClient(
-        settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s, control_key=control_key
+    triton = TritonPool(
+        settings.triton_urls,
+        infer_timeout_s=settings.triton_timeout_s,
+        control_key=control_key,
+        health_interval_s=settings.triton_health_interval_s,
     )
+    triton.start_probing()
     sessions = make_session_factory(engine)
     jobs = JobStore(sessions)
     hot = HotJobState(sync_redis)
@@ -91,7 +97,7 @@ def build_state(settings: Settings) -> ApiState:
         queue=queue,
         waiter=JobDoneWaiter(async_redis),
         rollout=RolloutService(RolloutStore(sessions), jobs, catalog, version_stager(settings)),
-        triton_aio=AsyncTritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
+        triton_aio=AsyncTritonPool(triton.replica_set, infer_timeout_s=settings.triton_timeout_s),
         keys=KeyCache(KeyStore(sessions), settings.key_cache_s),
         admission=Admission(settings, sync_redis, queue),
     )

@@ -23,11 +23,11 @@ from hybrid_core.schemas import ForecastRequest
 from job_store.jobs import JobStore
 from job_store.lifecycle import JobLifecycle, Succeeded
 from operation_server.versions import Resolution
-from triton_client import AsyncTritonClient, InferenceOutput
+from triton_client import AsyncTritonPool, InferenceOutput
 
 
 async def run_forecast(
-    triton: AsyncTritonClient,
+    triton: AsyncTritonPool,
     request: ForecastRequest,
     resolution: Resolution,
     *,

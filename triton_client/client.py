@@ -32,6 +32,10 @@ GRPC_CHANNEL_ARGS: list[tuple[str, Any]] = [
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
+    # After a replica went away gRPC waits up to 120 s between reconnects by default; a replica
+    # that is back must be usable within seconds (the pool probes it every second).
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
 ]
 
 
@@ -102,11 +106,11 @@ class TritonClient:
             )
         return decode_result(result, output_name)
 
-    def is_server_ready(self) -> bool:
+    def is_server_ready(self, *, timeout_s: float | None = None) -> bool:
         """True when Triton answers and says it is ready; False when it cannot be reached."""
         try:
             with triton_errors():
-                return bool(self._client.is_server_ready(client_timeout=self.control_timeout_s))
+                return bool(self._client.is_server_ready(client_timeout=timeout_s or self.control_timeout_s))
         except HybridError:  # readiness probes answer, they do not raise
             return False
 

@@ -27,7 +27,7 @@ from job_store.database import make_engine, make_session_factory, migrate
 from job_store.hot_state import HotJobState
 from job_store.jobs import JobStore
 from job_store.lifecycle import JobLifecycle
-from triton_client import InferenceOutput, TritonClient
+from triton_client import InferenceOutput, TritonPool
 from worker.gathering import JobGatherer
 from worker.leases import LeaseKeeper
 from worker.metrics import KAFKA_EVENTS_PENDING
@@ -40,7 +40,7 @@ class WorkerRuntime:
     settings: Settings
     store: JobStore
     lifecycle: JobLifecycle
-    triton: TritonClient
+    triton: TritonPool
     infer_pool: ThreadPoolExecutor
     leases: LeaseKeeper
     relay: OutboxRelay | None = None
@@ -97,13 +97,24 @@ def build_runtime(settings: Settings) -> WorkerRuntime:
         store=store,
         lifecycle=lifecycle,
         relay=relay,
-        triton=TritonClient(settings.triton_grpc_url, infer_timeout_s=settings.triton_timeout_s),
+        triton=_triton_pool(settings),
         infer_pool=ThreadPoolExecutor(settings.worker_infer_threads, thread_name_prefix="triton-infer"),
         leases=LeaseKeeper(
             lambda job_ids: store.renew_leases(job_ids, lease_s=settings.job_lease_s),
             lease_s=settings.job_lease_s,
         ),
     )
+
+
+def _triton_pool(settings: Settings) -> TritonPool:
+    """Every Triton replica, probed in this process's own thread (built after the fork)."""
+    pool = TritonPool(
+        settings.triton_urls,
+        infer_timeout_s=settings.triton_timeout_s,
+        health_interval_s=settings.triton_health_interval_s,
+    )
+    pool.start_probing()
+    return pool
 
 
 _runtime: WorkerRuntime | None = None

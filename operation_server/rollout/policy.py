@@ -64,7 +64,14 @@ class RolloutView(RolloutSpec):
     canary_since: datetime | None = None
     updated_at: datetime | None = None
     updated_by: str | None = None
-    ready_versions: list[str] = Field(default_factory=list, description="Versions READY in Triton now.")
+    ready_versions: list[str] = Field(
+        default_factory=list, description="Versions READY on every healthy Triton replica now."
+    )
+    replicas: dict[str, list[str] | None] = Field(
+        default_factory=dict,
+        description="Per Triton replica (gRPC host:port), its READY versions; null while it is out "
+        "of the pool.",
+    )
 
 
 def spec_of(policy: RolloutPolicy) -> RolloutSpec:

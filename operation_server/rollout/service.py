@@ -19,7 +19,11 @@ from operation_server.rollout.report import (
     evaluate_guards,
     shadow_stats,
 )
-from operation_server.rollout.triton_sync import VersionStager, ensure_versions
+from operation_server.rollout.triton_sync import (
+    VersionStager,
+    ensure_on_every_replica,
+    reconcile_every_replica,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +70,13 @@ class RolloutService:
         policy = self.store.get(model)
         if policy is None:
             stable = ready[-1] if ready else versions[-1]
-            return RolloutView(model=model, revision=0, stable=stable, ready_versions=ready)
+            return RolloutView(
+                model=model,
+                revision=0,
+                stable=stable,
+                ready_versions=ready,
+                replicas=self.catalog.replica_versions(model),
+            )
         return RolloutView(
             model=model,
             revision=policy.revision,
@@ -74,6 +84,7 @@ class RolloutService:
             updated_at=policy.updated_at,
             updated_by=policy.updated_by,
             ready_versions=ready,
+            replicas=self.catalog.replica_versions(model),
             **spec_of(policy).model_dump(),
         )
 
@@ -104,10 +115,8 @@ class RolloutService:
         current = self.store.get(model)
         # Load what the new policy needs before it takes effect (keep what is loaded now),
         # so a version that fails to load is refused while the old policy still serves.
-        keep = (
-            spec_of(current).loaded_versions() if current else set(self.catalog.ready_versions(model))
-        )
-        ensure_versions(self.catalog.triton, self.stager, model, spec.loaded_versions() | keep)
+        keep = spec_of(current).loaded_versions() if current else set(self.catalog.ready_versions(model))
+        ensure_on_every_replica(self.catalog.triton, self.stager, model, spec.loaded_versions() | keep)
         try:
             self.store.change(
                 model,
@@ -166,13 +175,13 @@ class RolloutService:
     # -- keeping Triton in line, and guarding ---------------------------------------------
 
     def reconcile(self, model: str) -> bool:
-        """Load/unload so Triton holds the policy's versions plus those of unfinished jobs."""
+        """Load/unload so every healthy replica holds the policy's versions plus those of unfinished jobs."""
         policy = self.store.get(model)
         if policy is None:
             return False
         wanted = spec_of(policy).loaded_versions() | self.jobs.active_versions(model)
         wanted &= set(self.catalog.versions(model))
-        return ensure_versions(self.catalog.triton, self.stager, model, wanted)
+        return reconcile_every_replica(self.catalog.triton, self.stager, model, wanted)
 
     def report(self, model: str) -> RolloutReport:
         """Canary vs stable since the canary started (or over the last hour without one)."""

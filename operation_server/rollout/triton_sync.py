@@ -1,9 +1,13 @@
-"""Make Triton hold exactly the versions a rollout needs, without restarting it.
+"""Make every Triton replica hold exactly the versions a rollout needs, without restarting it.
 
 Triton runs with explicit model control; reloading a model with a config override whose
 ``version_policy`` names the wanted versions loads the new ones and unloads the others
 once their in-flight requests finish (Triton drains them itself). Versions that queued or
 running jobs were assigned stay loaded until those jobs end, so nothing in flight fails.
+
+A rollout change goes to every healthy replica, all or none (``ensure_on_every_replica``); the
+upkeep loop brings each replica in line on its own (``reconcile_every_replica``), so a replica
+that restarts or joins later gets the policy's versions within a tick.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from hybrid_core.errors import Conflict, HybridError
 from hybrid_core.served_repository import link_version
 from hybrid_core.settings import Settings
 from hybrid_core.version_params import check_version_complete
-from triton_client import TritonClient
+from triton_client import Replica, TritonClient, TritonPool, TritonUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -82,24 +86,79 @@ def override_config(triton: TritonClient, model: str, versions: set[str]) -> dic
     return config
 
 
-def ensure_versions(triton: TritonClient, stager: VersionStager, model: str, versions: set[str]) -> bool:
-    """Reload ``model`` so that exactly ``versions`` are READY; False when already so.
+def ensure_versions(
+    triton: TritonClient, stager: VersionStager, model: str, versions: set[str], *, replica: str | None = None
+) -> bool:
+    """Reload ``model`` on one Triton so that exactly ``versions`` are READY; False when already so.
 
     Versions Triton does not hold yet are staged first (checked whole, linked where the local
     stack serves a copy). Raises VersionIncomplete (409) naming a missing file, or
-    VersionLoadFailed (409) naming the versions that did not become READY.
+    VersionLoadFailed (409) naming the replica and the versions that did not become READY.
     """
+    where = f"Triton replica {replica or triton.url}"
     ready = set(triton.ready_versions(model))
     if ready == versions:
         return False
     stager.stage(model, versions - ready)
-    logger.info("Triton %s: READY %s -> %s", model, sorted(ready), sorted(versions))
+    logger.info("%s %s: READY %s -> %s", where, model, sorted(ready), sorted(versions))
     try:
         triton.load_model(model, config=override_config(triton, model, versions))
     except HybridError as exc:
         wanted = sorted(versions)
-        raise VersionLoadFailed(f"Triton could not load {model} versions {wanted}: {exc.message}") from exc
+        raise VersionLoadFailed(f"{where} could not load {model} versions {wanted}: {exc.message}") from exc
     missing = versions - set(triton.ready_versions(model))
     if missing:
-        raise VersionLoadFailed(f"Triton did not make {model} versions {sorted(missing)} READY")
+        raise VersionLoadFailed(f"{where} did not make {model} versions {sorted(missing)} READY")
     return True
+
+
+def ensure_on_every_replica(pool: TritonPool, stager: VersionStager, model: str, versions: set[str]) -> bool:
+    """``ensure_versions`` on every healthy replica, all or none; False when all held them already.
+
+    When one replica fails, the replicas already changed are put back to the versions they held
+    before (best effort, logged), and the error names the replica that failed.
+    """
+    replicas = pool.replicas(healthy_only=True)
+    if not replicas:
+        raise TritonUnavailable(f"no healthy Triton replica among {', '.join(pool.urls)}")
+    before = {r.url: set(r.client.ready_versions(model)) for r in replicas}
+    changed: list[Replica] = []
+    try:
+        for replica in replicas:
+            if ensure_versions(replica.client, stager, model, versions, replica=replica.url):
+                changed.append(replica)
+    except HybridError:
+        for done in reversed(changed):
+            _restore(done, stager, model, before[done.url])
+        raise
+    return bool(changed)
+
+
+def _restore(replica: Replica, stager: VersionStager, model: str, versions: set[str]) -> None:
+    if not versions:
+        return  # nothing of the model was READY there: leave what the failed change loaded
+    try:
+        ensure_versions(replica.client, stager, model, versions, replica=replica.url)
+        logger.warning("Triton replica %s: %s put back to versions %s", replica.url, model, sorted(versions))
+    except HybridError as exc:
+        logger.error(
+            "Triton replica %s: could not put %s back to %s: %s", replica.url, model, sorted(versions), exc
+        )
+
+
+def reconcile_every_replica(pool: TritonPool, stager: VersionStager, model: str, versions: set[str]) -> bool:
+    """``ensure_versions`` on each healthy replica independently; True when any changed.
+
+    A replica that fails does not stop the others (a restarted replica is brought in line while
+    the rest keep serving); the error raised afterwards names every replica that failed.
+    """
+    changed = False
+    failures: list[str] = []
+    for replica in pool.replicas(healthy_only=True):
+        try:
+            changed |= ensure_versions(replica.client, stager, model, versions, replica=replica.url)
+        except HybridError as exc:
+            failures.append(exc.message)
+    if failures:
+        raise VersionLoadFailed("; ".join(failures))
+    return changed
