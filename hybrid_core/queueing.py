@@ -10,6 +10,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
 
 from hybrid_core.errors import ServiceUnavailable
+from hybrid_core.kombu_redis import TRANSPORT as KOMBU_REDIS_TRANSPORT
 from hybrid_core.settings import Settings
 
 RUN_JOB_TASK = "hybrid.run_job"
@@ -20,6 +21,8 @@ def make_celery(settings: Settings) -> Celery:
     """A Celery app on the Redis broker with at-least-once delivery settings."""
     app = Celery("hybrid", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
+        # kombu's Redis transport, reusing one client for its acknowledgement bookkeeping.
+        broker_transport=KOMBU_REDIS_TRANSPORT,
         task_default_queue=JOBS_QUEUE,
         task_routes={RUN_JOB_TASK: {"queue": JOBS_QUEUE}},
         task_serializer="json",

@@ -119,12 +119,20 @@ class KeyCache:
         self._entries: dict[str, tuple[float, KeyRecord | None]] = {}
         self._lock = threading.Lock()
 
-    def find(self, key: str) -> KeyRecord | None:
-        now = time.monotonic()
+    def cached(self, key: str) -> tuple[bool, KeyRecord | None]:
+        """(True, record) when a fresh lookup of ``key`` is cached, else (False, None)."""
         with self._lock:
-            cached = self._entries.get(key)
-        if cached is not None and now - cached[0] < self._ttl_s:
-            return cached[1]
+            entry = self._entries.get(key)
+        if entry is not None and time.monotonic() - entry[0] < self._ttl_s:
+            return True, entry[1]
+        return False, None
+
+    def find(self, key: str) -> KeyRecord | None:
+        """The record of ``key`` (None: unknown), from the cache or the database."""
+        hit, record = self.cached(key)
+        if hit:
+            return record
+        now = time.monotonic()
         record = self._keys.find(key)
         with self._lock:
             if len(self._entries) > 10_000:
