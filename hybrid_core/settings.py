@@ -176,7 +176,7 @@ class Settings(BaseSettings):
     triton_health_interval_s: float = Field(
         default=1.0,
         gt=0,
-        description="How often each process probes every replica's readiness: a replica taken out "
+        description="How often each process probes every replica's liveness: a replica taken out "
         "after a failed call is taken back within this long of answering again.",
     )
 

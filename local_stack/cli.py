@@ -39,7 +39,21 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("up", help=help_text, description=help_text)
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (default: 1)")
     parser.add_argument("--worker-concurrency", type=int, help="threads per worker (default: settings)")
+    parser.add_argument(
+        "--tritons",
+        type=_positive,
+        default=1,
+        help="Triton replicas (default: 1); replica k listens on HTTP 8000+10k, gRPC 8001+10k, "
+        "metrics 8002+10k",
+    )
     parser.set_defaults(handler=run_up)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         num_threads=args.num_threads,
         die_with_launcher=True,
     )
+
     def serve() -> str:
         started = time.monotonic()
         with stack:
@@ -143,17 +158,28 @@ def _example_window(params_file: Path) -> int:
 def run_up(args: argparse.Namespace) -> int:
     """Start the platform, serve one example forecast, print how to call it, run until stopped."""
     settings = get_settings()
-    stack = PlatformStack(settings, workers=args.workers, worker_concurrency=args.worker_concurrency)
+    stack = PlatformStack(
+        settings, workers=args.workers, worker_concurrency=args.worker_concurrency, tritons=args.tritons
+    )
 
     def serve() -> str:
         started = time.monotonic()
         with stack:
             print(f"platform ready in {time.monotonic() - started:.1f} s; logs in {stack.logs_dir}")
+            _print_replicas(stack)
             _print_platform_example(stack)
             stack.supervise(lambda line: print(line, file=sys.stderr, flush=True))
         return "stopped"
 
     return _in_foreground(serve)
+
+
+def _print_replicas(stack: PlatformStack) -> None:
+    for index, server in enumerate(stack.triton.tritons):
+        print(
+            f"Triton replica {index}: grpc {server.grpc_url}, http {server.http_url}, "
+            f"metrics {server.metrics_url}, pid {server.pid}, log {server.log_path}"
+        )
 
 
 def _print_platform_example(stack: PlatformStack) -> None:
@@ -180,7 +206,7 @@ def _print_platform_example(stack: PlatformStack) -> None:
     if settings.auth == "off":
         print("API keys: off (HYBRID_AUTH=required turns them on; jobs belong to the tenant 'public')")
     else:
-        print("API keys: required; add -H \"Authorization: Bearer $KEY\" (hybrid-inference keys create)")
+        print('API keys: required; add -H "Authorization: Bearer $KEY" (hybrid-inference keys create)')
     if stack.prometheus is not None:
         print(f"Prometheus UI: {stack.prometheus.url} (scrapes Triton, the API and the workers)")
     else:

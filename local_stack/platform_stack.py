@@ -72,13 +72,15 @@ class PlatformStack(Service):
     settings: Settings
     workers: int = 1
     worker_concurrency: int | None = None
+    tritons: int = 1
+    """Triton replicas; replica k listens on the configured ports + 10k."""
     processes: list[ManagedProcess] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.logs_dir = self.settings.state_dir / "logs"
         # `hybrid-inference up` starts Triton from its main thread: a SIGKILLed launcher takes it along.
-        self.triton = LocalStack(self.settings, die_with_launcher=True)
+        self.triton = LocalStack(self.settings, die_with_launcher=True, replicas=self.tritons)
         self._redis: RedisServer | None = None
         self._kafka: TansuBroker | None = None
         self.prometheus: PrometheusServer | None = None
@@ -122,7 +124,7 @@ class PlatformStack(Service):
         workers = [f"127.0.0.1:{WORKER_METRICS_BASE_PORT + i + 1}" for i in range(self.workers)]
         config = scrape_config(
             {
-                "triton": [f"127.0.0.1:{self.settings.triton_metrics_port}"],
+                "triton": [f"127.0.0.1:{server.ports.metrics}" for server in self.triton.tritons],
                 "api": [f"127.0.0.1:{self.settings.api_port}"],
                 "worker": workers,
             }
@@ -158,6 +160,8 @@ class PlatformStack(Service):
             {
                 "HYBRID_REDIS_URL": redis_url,
                 "HYBRID_TRITON_GRPC_URL": self.triton.triton.grpc_url,
+                # Every process spreads its calls over all replicas; the API loads versions on each.
+                "HYBRID_TRITON_GRPC_URLS": ",".join(self.triton.grpc_urls),
                 # The API links versions exported after start into Triton's copy before loading them.
                 "HYBRID_TRITON_PYTHON_REPOSITORY": str(self.triton.triton.repository),
                 "HYBRID_KAFKA_BOOTSTRAP_SERVERS": kafka,
@@ -188,9 +192,9 @@ class PlatformStack(Service):
 
         Ctrl-C or SIGTERM (a KeyboardInterrupt here) ends it; the caller then stops the stack.
         """
-        triton = self.triton.triton
+        tritons = {_triton_label(i): server for i, server in enumerate(self.triton.tritons)}
         services = {"tansu": self._kafka, "redis-server": self._redis}
-        names = [p.name for p in self.processes] + ["tritonserver", *services]
+        names = [p.name for p in self.processes] + [*tritons, *services]
         backoff = {name: _Restarts() for name in names}
         while True:
             exited: list[tuple[str, int | None, Callable[[], object]]] = [
@@ -203,13 +207,15 @@ class PlatformStack(Service):
                 for name, service in services.items()
                 if service is not None and not service.running
             ]
-            if triton.is_running:
-                code = triton.wait(timeout_s=SUPERVISE_POLL_S)
-                if code is not None:
-                    exited.append(("tritonserver", code, triton.start))
-            else:  # its last restart failed
-                time.sleep(SUPERVISE_POLL_S)
-                exited.append(("tritonserver", None, triton.start))
+            poll_s = SUPERVISE_POLL_S / len(tritons)
+            for name, triton in tritons.items():
+                if triton.is_running:
+                    code = triton.wait(timeout_s=poll_s)
+                    if code is not None:
+                        exited.append((name, code, triton.start))
+                else:  # its last restart failed
+                    time.sleep(poll_s)
+                    exited.append((name, None, triton.start))
             for name, code, start in exited:
                 _restart(name, code, backoff[name], start, report)
 
@@ -224,8 +230,6 @@ class PlatformStack(Service):
             self._kafka.stop()
         if self._redis is not None:
             self._redis.stop()
-
-
 
 
 def example_series(window: int) -> list[float]:
@@ -266,6 +270,10 @@ def submit_example(
         view: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", params={"wait_s": timeout_s}).json()
     view["_elapsed_s"] = time.perf_counter() - started
     return view
+
+
+def _triton_label(index: int) -> str:
+    return "tritonserver" if index == 0 else f"tritonserver-{index}"
 
 
 def _restart(

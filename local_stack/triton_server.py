@@ -33,6 +33,8 @@ EXIT_TIMEOUT_S = 10
 LOG_TAIL_LINES = 40
 GROUP_EXIT_TIMEOUT_S = 5.0
 _SHM_DIR = Path("/dev/shm")
+REPLICA_PORT_STEP = 10
+"""Replica k of the local pool listens on HTTP 8000+10k, gRPC 8001+10k, metrics 8002+10k."""
 
 
 def find_free_port(host: str = "127.0.0.1") -> int:
@@ -54,6 +56,11 @@ class TritonPorts:
     @classmethod
     def from_settings(cls, settings: Settings) -> TritonPorts:
         return cls(settings.triton_http_port, settings.triton_grpc_port, settings.triton_metrics_port)
+
+    def replica(self, index: int) -> TritonPorts:
+        """The ports of replica ``index`` of a pool whose replica 0 has these: each +10 per replica."""
+        step = REPLICA_PORT_STEP * index
+        return TritonPorts(self.http + step, self.grpc + step, self.metrics + step)
 
     @classmethod
     def free(cls, host: str = "127.0.0.1") -> TritonPorts:
@@ -89,8 +96,10 @@ class LocalTritonServer(Service):
         installation: TritonInstallation | None = None,
         die_with_launcher: bool = False,
         control_key: ControlKey | None = None,
+        name: str = "triton",
     ) -> None:
         self.repository = repository.resolve()
+        self.name = name
         self.control_key = control_key or ControlKey.generate()
         # SIGTERM tritonserver when the thread that started it dies, so a launcher killed with
         # SIGKILL leaves no orphan holding the ports. Only for a launcher that starts it from its
@@ -101,7 +110,8 @@ class LocalTritonServer(Service):
         self.host = host
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
-        self.work_dir = state_dir / "triton"
+        # Its own folder (log, backends) per server; replicas share the repository and the key.
+        self.work_dir = state_dir / name
         self.log_path = self.work_dir / "tritonserver.log"
         self._installation = installation
         self._process: subprocess.Popen[bytes] | None = None

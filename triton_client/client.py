@@ -114,6 +114,14 @@ class TritonClient:
         except HybridError:  # readiness probes answer, they do not raise
             return False
 
+    def is_server_live(self, *, timeout_s: float | None = None) -> bool:
+        """True when Triton answers and says it is live; False when it cannot be reached."""
+        try:
+            with triton_errors():
+                return bool(self._client.is_server_live(client_timeout=timeout_s or self.control_timeout_s))
+        except HybridError:
+            return False
+
     def is_model_ready(self, model: str, version: str | None = None) -> bool:
         """True when ``model`` (``version``) is loaded and ready; False otherwise or if unreachable."""
         try:

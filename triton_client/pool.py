@@ -6,7 +6,9 @@ that replica fails it in a way that a healthy replica would not (unavailable, pa
 or it lacks the version: a replica that restarted and is not reconciled yet), the same call is
 sent to the next healthy replica. The error surfaces only when no healthy replica is left, and
 then it is the retryable one, so the job's own retry budget takes over. A background thread
-probes every replica's readiness and takes back those that answer again.
+probes every replica's liveness and takes back those that answer again. Liveness, not
+readiness: with ``--strict-readiness`` a replica is "not ready" while it reloads a model, which
+the rollout controller does to it on purpose; a replica without the version fails over anyway.
 
 Model control (index, load, unload) is per replica: the rollout controller walks ``replicas``.
 """
@@ -33,8 +35,8 @@ from triton_client.replicas import ReplicaSet, ReplicaStatus
 logger = logging.getLogger(__name__)
 
 DEFAULT_HEALTH_INTERVAL_S = 1.0
-HEALTH_PROBE_TIMEOUT_S = 1.0
-"""A replica that takes longer than this to say it is ready counts as down."""
+HEALTH_PROBE_TIMEOUT_S = 2.0
+"""A replica that takes longer than this to say it is live counts as down."""
 
 T = TypeVar("T")
 
@@ -154,25 +156,25 @@ class TritonPool:
     # -- health ----------------------------------------------------------------------------
 
     def is_server_ready(self) -> bool:
-        """Probe every replica now; True when at least one is ready."""
+        """Probe every replica now; True when at least one answers."""
         self.probe()
         return bool(self.replica_set.healthy_indexes())
 
     def probe(self) -> None:
-        """Ask every replica whether it is ready (in parallel); take out or back accordingly."""
+        """Ask every replica whether it is live (in parallel); take out or back accordingly."""
         if self._probe_pool is None:
             self._probe_pool = ThreadPoolExecutor(len(self._clients), thread_name_prefix="triton-probe")
         answers = list(
-            self._probe_pool.map(lambda c: c.is_server_ready(timeout_s=HEALTH_PROBE_TIMEOUT_S), self._clients)
+            self._probe_pool.map(lambda c: c.is_server_live(timeout_s=HEALTH_PROBE_TIMEOUT_S), self._clients)
         )
         for index, ready in enumerate(answers):
             was_healthy = self.replica_set.is_healthy(index)
             if ready and not was_healthy:
-                logger.info("Triton replica %s is ready again: back in the pool", self.urls[index])
+                logger.info("Triton replica %s answers again: back in the pool", self.urls[index])
                 self.replica_set.mark_up(index)
             elif not ready and was_healthy:
-                logger.warning("Triton replica %s is not ready: taken out of the pool", self.urls[index])
-                self.replica_set.mark_down(index, "readiness probe failed")
+                logger.warning("Triton replica %s does not answer: taken out of the pool", self.urls[index])
+                self.replica_set.mark_down(index, "liveness probe failed")
 
     def start_probing(self) -> None:
         """Probe every ``health_interval_s`` in a daemon thread until ``close()``."""

@@ -1,7 +1,7 @@
 """Health and load of each Triton replica of a process, shared by its sync and async pools.
 
 A replica is *healthy* while it is in the pool. A call that fails in a way that says the
-replica may be gone (unavailable, past its deadline) takes it out; a readiness probe that
+replica may be gone (unavailable, past its deadline) takes it out; a liveness probe that
 passes takes it back. The pool picks the healthy replica with the fewest requests in flight,
 ties going round robin.
 """
