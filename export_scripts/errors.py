@@ -3,7 +3,8 @@
 HybridError
 └── ExportError              500
     ├── ExportMismatch           an exported artifact disagrees with the eager model
-    └── VersionExists        409 the version folder exists and --force was not given
+    ├── VersionExists        409 the version folder exists and --force was not given
+    └── EnvironmentBuildFailed   a runtime's environment for check-compat could not be built
 """
 
 from __future__ import annotations
@@ -44,3 +45,13 @@ class VersionExists(ExportError):
     def __init__(self, path: Path) -> None:
         super().__init__(f"{path} already exists; pass --force to overwrite it")
         self.path = path
+
+
+class EnvironmentBuildFailed(ExportError):
+    """``check-compat`` could not build (or find) the virtual environment of a runtime."""
+
+    code = "environment_build_failed"
+
+    def __init__(self, runtime: str, detail: str) -> None:
+        super().__init__(f"the environment of {runtime} could not be built: {detail}")
+        self.runtime = runtime

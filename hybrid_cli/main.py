@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 _COMMANDS: dict[str, str] = {
     "events": "event_bus.cli",
     "export": "export_scripts.cli",
+    "check-compat": "export_scripts.compat.cli",
     "triton": "local_stack.cli",
     "up": "local_stack.cli",
     "worker": "worker.cli",
