@@ -59,7 +59,9 @@ def test_async_pool_fails_over_to_live_replica_when_one_replica_is_down(triton: 
 
         async def run() -> list[str]:
             async with AsyncTritonPool(pool.replica_set, infer_timeout_s=30) as aio:
-                answers = await asyncio.gather(*(aio.infer(MODEL, inputs(), version=VERSION) for _ in range(4)))
+                answers = await asyncio.gather(
+                    *(aio.infer(MODEL, inputs(), version=VERSION) for _ in range(4))
+                )
             return [a.model_version for a in answers]
 
         assert asyncio.run(run()) == [VERSION] * 4
