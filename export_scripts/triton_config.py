@@ -34,6 +34,10 @@ class TritonModelSpec:
     max_batch_size: int = 128
     preferred_batch_sizes: tuple[int, ...] = (16, 32, 64, 128)
     max_queue_delay_us: int = 1000
+    max_queue_size: int = 1024
+    """Requests Triton queues per model before it refuses more (UNAVAILABLE, which clients retry)."""
+    queue_timeout_us: int = 5_000_000
+    """A request still queued after this is rejected rather than served late (clients retry)."""
     instance_count: int = 1
     instance_kind: Literal["KIND_GPU", "KIND_CPU"] = "KIND_GPU"
     """The canonical repository targets the production GPU Triton; local stacks derive CPU copies."""
@@ -59,6 +63,13 @@ def build_model_config(spec: TritonModelSpec) -> model_config_pb2.ModelConfig:
         dynamic_batching=pb.ModelDynamicBatching(
             preferred_batch_size=list(spec.preferred_batch_sizes),
             max_queue_delay_microseconds=spec.max_queue_delay_us,
+            # Bounded: an overloaded Triton refuses quickly instead of queueing without limit.
+            default_queue_policy=pb.ModelQueuePolicy(
+                timeout_action=pb.ModelQueuePolicy.TimeoutAction.REJECT,
+                default_timeout_microseconds=spec.queue_timeout_us,
+                allow_timeout_override=True,
+                max_queue_size=spec.max_queue_size,
+            ),
         ),
         instance_group=[
             pb.ModelInstanceGroup(
