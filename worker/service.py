@@ -11,7 +11,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 
 import numpy as np
 import numpy.typing as npt
@@ -69,7 +68,7 @@ def _succeeded(runtime: WorkerRuntime, job: Job, outcome: ForecastOutcome) -> Su
         timings["queue_wait_s"] = max(0.0, (job.started_at - job.created_at).total_seconds())
     level = runtime.params(job.model, outcome.version).residuals.interval_level
     return Succeeded(
-        job.id, outcome.version, [asdict(f) for f in outcome.forecasts], timings, interval_level=level
+        job.id, outcome.version, [f.as_dict() for f in outcome.forecasts], timings, interval_level=level
     )
 
 
@@ -160,7 +159,7 @@ def run_shadow(
         job.id,
         model=job.model,
         version=version,
-        forecasts=[asdict(f) for f in shadow.forecasts],
+        forecasts=[f.as_dict() for f in shadow.forecasts],
         mean_abs_diff=diff,
         latency_s=time.perf_counter() - started,
         error_code=None,
