@@ -8,6 +8,7 @@ from typing import Any
 
 from event_bus.consumer import format_event, read_events
 from event_bus.errors import BrokerUnavailable
+from hybrid_core.logs import configure_logging
 from hybrid_core.settings import get_settings
 
 EXIT_NOT_CONFIGURED = 2
@@ -39,6 +40,8 @@ def register(subparsers: Any) -> None:
 def run_events(args: argparse.Namespace) -> int:
     """Print the events; the exit status says whether Kafka was configured and reachable."""
     settings = get_settings()
+    # The events themselves go to stdout; only diagnostics (kafka-python's warnings) are logged.
+    configure_logging(settings.log_format, "WARNING")
     bootstrap_servers = args.bootstrap_servers or settings.kafka_bootstrap_servers
     topic = args.topic or settings.kafka_topic
     if not bootstrap_servers:

@@ -11,6 +11,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from hybrid_core.errors import ServiceUnavailable
 from hybrid_core.kombu_redis import TRANSPORT as KOMBU_REDIS_TRANSPORT
+from hybrid_core.logs import job_context
 from hybrid_core.settings import Settings
 
 RUN_JOB_TASK = "hybrid.run_job"
@@ -65,6 +66,10 @@ class JobQueue:
 
         ``series_count`` lets the worker run a bulk job on its own instead of in a micro-batch.
         """
+        with job_context(job_id):
+            self._send(job_id, series_count)
+
+    def _send(self, job_id: str, series_count: int) -> None:
         try:
             self._app.send_task(
                 RUN_JOB_TASK,

@@ -153,6 +153,12 @@ class Settings(BaseSettings):
         default=8, gt=0, description="Threads per worker process sending the batches of bulk jobs."
     )
 
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="How every process logs: text (readable, the local default) or json (one object a "
+        "line with ts, level, logger, msg and job_id, trace_id, model, version where known).",
+    )
+
     # Triton's restricted protocols (model repository, shared memory, logging, trace).
     triton_control_header: str = Field(
         default="hybrid-control-key",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from hybrid_core.logs import configure_logging
 from hybrid_core.settings import get_settings
 
 
@@ -21,11 +22,14 @@ def run(args: argparse.Namespace) -> int:
     from operation_server.app import create_app
 
     settings = get_settings()
+    configure_logging(settings.log_format, args.log_level)
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         log_level=args.log_level,
+        # Our handler (hybrid_core.logs) formats uvicorn's loggers too: uvicorn must not install its own.
+        log_config=None,
         access_log=False,
     )
     return 0

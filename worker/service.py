@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from hybrid_core.errors import HybridError, RetryableError, VersionNotReady
 from hybrid_core.forecasting import ForecastOutcome, forecast
+from hybrid_core.logs import job_context
 from hybrid_core.processing import Forecast
 from hybrid_core.series_codec import SeriesValues
 from job_store.jobs import StartedJob
@@ -46,7 +47,9 @@ def process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[str
     retry: dict[str, RetryableError] = {}
     answered: dict[str, list[Forecast]] = {}
     for key, members in groups.items():
-        for item, result in _forecast_group(runtime, key, members):
+        with job_context(model=key[0], version=key[1]):
+            results = _forecast_group(runtime, key, members)
+        for item, result in results:
             if isinstance(result, RetryableError):
                 retry[item.job.id] = result
             elif isinstance(result, HybridError):
@@ -120,7 +123,7 @@ def _forecast(runtime: WorkerRuntime, key: GroupKey, series: Sequence[SeriesValu
 def _as_failure(exc: Exception, job_id: str) -> HybridError:
     if isinstance(exc, HybridError):
         return exc
-    logger.exception("job %s failed unexpectedly", job_id, exc_info=exc)
+    logger.exception("job %s failed unexpectedly", job_id, exc_info=exc, extra={"job_id": job_id})
     return HybridError(f"internal error: {type(exc).__name__}: {exc}")
 
 
