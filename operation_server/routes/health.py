@@ -35,7 +35,7 @@ def _check_dependencies(state: ApiState) -> dict[str, str]:
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     if not state.triton.is_server_ready():
-        checks["triton"] = f"not ready at {state.settings.triton_grpc_url}"
+        checks["triton"] = f"no replica ready of {', '.join(state.settings.triton_urls)}"
     else:
         checks["triton"] = "ok"
         state.catalog.refresh()
@@ -48,6 +48,16 @@ class Readiness(BaseModel):
     status: str = Field(description="ready or not ready")
     missing: list[str] = Field(description="The checks that failed")
     checks: dict[str, str] = Field(description="Each dependency's state")
+    replicas: dict[str, str] = Field(
+        description="Each Triton replica as the pool sees it (one out of the pool leaves the API ready)"
+    )
+
+
+def _replicas(state: ApiState) -> dict[str, str]:
+    return {
+        status.url: "ok" if status.healthy else f"out of the pool: {status.last_error or 'not answering'}"
+        for status in state.triton.statuses()
+    }
 
 
 @router.get(
@@ -61,5 +71,10 @@ async def readyz(state: StateDep) -> JSONResponse:
     if "models" not in checks:
         checks["models"] = "unknown (Triton not ready)"
     missing = sorted(name for name, status in checks.items() if not status.startswith("ok"))
-    body = {"status": "ready" if not missing else "not ready", "missing": missing, "checks": checks}
+    body = {
+        "status": "ready" if not missing else "not ready",
+        "missing": missing,
+        "checks": checks,
+        "replicas": _replicas(state),
+    }
     return JSONResponse(body, status_code=200 if not missing else 503)

@@ -27,7 +27,10 @@ class ModelInfo(BaseModel):
     name: str
     versions: list[VersionInfo]
     ready_versions: list[str]
+    """READY on every healthy Triton replica: what routing may use."""
     triton_reachable: bool
+    replicas: dict[str, list[str] | None]
+    """Per replica URL, the versions READY there (null: the replica is out of the pool)."""
 
 
 def describe(catalog: ModelCatalog, model: str) -> ModelInfo:
@@ -53,6 +56,7 @@ def describe(catalog: ModelCatalog, model: str) -> ModelInfo:
         versions=versions,
         ready_versions=sorted(ready, key=int),
         triton_reachable=catalog.ready.reachable,
+        replicas=catalog.replica_versions(model),
     )
 
 

@@ -200,6 +200,12 @@ def test_no_accepted_job_fails_when_a_replica_is_sigkilled_under_load(
     assert rollout["ready_versions"] == ["2", "3"]  # what every healthy replica holds
     metrics = api.get("/metrics").text
     assert f'hybrid_triton_replica_healthy{{replica="{replicas[1].grpc_url}"}} 0.0' in metrics
+    model = api.get(f"/v1/models/{MODEL}").json()
+    assert model["replicas"][replicas[1].grpc_url] is None
+    readiness = api.get("/readyz")
+    assert readiness.status_code == 200  # one healthy replica still serves
+    assert readiness.json()["replicas"][replicas[1].grpc_url].startswith("out of the pool")
+    assert readiness.json()["replicas"][replicas[0].grpc_url] == "ok"
 
 
 def test_restarted_replica_holds_policy_versions_with_canary_when_upkeep_reconciles_it(
