@@ -20,6 +20,7 @@ import numpy.typing as npt
 from hybrid_core.errors import HybridError
 from hybrid_core.processing import Forecast, postprocess, preprocess
 from hybrid_core.series_codec import SeriesValues
+from hybrid_core.tracing import span
 from hybrid_core.version_params import VersionParams
 from triton_client.codec import InferenceOutput
 
@@ -82,7 +83,8 @@ def forecast(
 ) -> ForecastOutcome:
     """Forecast every series with ``params``' version; ``infer`` sends one batch to Triton."""
     started = time.perf_counter()
-    prepared = preprocess(series, params)
+    with span("preprocess", series=len(series)):
+        prepared = preprocess(series, params)
     timings = {"preprocess_s": time.perf_counter() - started}
     slices = batch_slices(len(series), batch_size)
     infer_started = time.perf_counter()

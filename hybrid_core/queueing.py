@@ -13,6 +13,7 @@ from hybrid_core.errors import ServiceUnavailable
 from hybrid_core.kombu_redis import TRANSPORT as KOMBU_REDIS_TRANSPORT
 from hybrid_core.logs import job_context
 from hybrid_core.settings import Settings
+from hybrid_core.tracing import enqueue_headers
 
 RUN_JOB_TASK = "hybrid.run_job"
 JOBS_QUEUE = "forecast-jobs"
@@ -66,15 +67,17 @@ class JobQueue:
 
         ``series_count`` lets the worker run a bulk job on its own instead of in a micro-batch.
         """
-        with job_context(job_id):
-            self._send(job_id, series_count)
+        # The enqueue span's context travels in the message headers (none when tracing is off).
+        with job_context(job_id), enqueue_headers(job_id) as headers:
+            self._send(job_id, series_count, headers)
 
-    def _send(self, job_id: str, series_count: int) -> None:
+    def _send(self, job_id: str, series_count: int, headers: dict[str, str] | None) -> None:
         try:
             self._app.send_task(
                 RUN_JOB_TASK,
                 args=[job_id],
                 kwargs={"series_count": series_count},
+                headers=headers,
                 retry=True,
                 retry_policy={"max_retries": 2},
             )

@@ -159,6 +159,12 @@ class Settings(BaseSettings):
         "line with ts, level, logger, msg and job_id, trace_id, model, version where known).",
     )
 
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/gRPC collector (e.g. http://otel-collector:4317) that receives the traces of "
+        "every hop of a job; unset: tracing is off, and no OpenTelemetry SDK is loaded.",
+    )
+
     # Triton's restricted protocols (model repository, shared memory, logging, trace).
     triton_control_header: str = Field(
         default="hybrid-control-key",

@@ -6,6 +6,7 @@ import argparse
 
 from hybrid_core.logs import configure_logging
 from hybrid_core.settings import get_settings
+from hybrid_core.tracing import configure_tracing, instrument_app
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,8 +24,11 @@ def run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure_logging(settings.log_format, args.log_level)
+    configure_tracing(settings, "hybrid-api")
+    app = create_app(settings)
+    instrument_app(app)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         log_level=args.log_level,

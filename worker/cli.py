@@ -10,6 +10,7 @@ from celery.signals import setup_logging
 from hybrid_core.logs import configure_logging
 from hybrid_core.queueing import JOBS_QUEUE
 from hybrid_core.settings import get_settings
+from hybrid_core.tracing import configure_tracing
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, args.loglevel)
     # A receiver of setup_logging tells Celery to configure no logging of its own.
     setup_logging.connect(_keep_our_logging)
+    configure_tracing(settings, "hybrid-worker", consumes_tasks=True)
     if settings.worker_metrics_port:
         serve_metrics(settings.worker_metrics_port, settings.metrics_host)
     concurrency = args.concurrency or settings.worker_concurrency

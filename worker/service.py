@@ -20,6 +20,7 @@ from hybrid_core.forecasting import ForecastOutcome, forecast
 from hybrid_core.logs import job_context
 from hybrid_core.processing import Forecast
 from hybrid_core.series_codec import SeriesValues
+from hybrid_core.tracing import batch_span, span
 from job_store.jobs import StartedJob
 from job_store.lifecycle import Failed, Outcome, Succeeded
 from job_store.models import Job
@@ -39,6 +40,11 @@ def process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[str
     Jobs that already finished (redelivered messages) are left untouched. A job whose input
     breaks its group's request is run alone, so it cannot fail its batch-mates.
     """
+    with batch_span(job_ids):
+        return _process_batch(runtime, job_ids)
+
+
+def _process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[str, RetryableError]:
     started = runtime.lifecycle.start(job_ids, lease_s=runtime.settings.job_lease_s)
     groups: dict[GroupKey, list[StartedJob]] = defaultdict(list)
     for item in started:
@@ -47,7 +53,7 @@ def process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[str
     retry: dict[str, RetryableError] = {}
     answered: dict[str, list[Forecast]] = {}
     for key, members in groups.items():
-        with job_context(model=key[0], version=key[1]):
+        with job_context(model=key[0], version=key[1]), span("forecast", model=key[0], version=key[1]):
             results = _forecast_group(runtime, key, members)
         for item, result in results:
             if isinstance(result, RetryableError):
@@ -57,7 +63,8 @@ def process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[str
             else:
                 answered[item.job.id] = result.forecasts
                 outcomes.append(_succeeded(runtime, item.job, result))
-    finished = runtime.lifecycle.finish(outcomes)
+    with span("persist"):
+        finished = runtime.lifecycle.finish(outcomes)
     inputs = {item.job.id: item.series for item in started}
     for job in finished:
         if job.shadow_version and job.id in answered:

@@ -13,6 +13,7 @@ from hybrid_core.errors import HybridError, RetryableError
 from hybrid_core.logs import job_context
 from hybrid_core.queueing import RUN_JOB_TASK, make_celery
 from hybrid_core.settings import get_settings
+from hybrid_core.tracing import remember_job
 from job_store.outages import TRANSIENT_STORE_ERRORS, as_unavailable
 from worker.gathering import JobGatherer
 from worker.liveness import LivenessFile
@@ -44,6 +45,7 @@ def run_job(self: Task[Any, Any], job_id: str, series_count: int = 1) -> None:
     jobs) runs alone in its task's thread, so it never holds up the small ones.
     """
     runtime = get_runtime()
+    remember_job(job_id)
     with job_context(job_id), runtime.leases.holding(job_id):
         _run_job(self, runtime, job_id, series_count)
 
