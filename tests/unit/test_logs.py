@@ -19,6 +19,8 @@ from hybrid_core.logs import configure_logging, job_context, log_formatter
 def restore_root_logger() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    # A CLI test may have left warnings captured; pytest restored showwarning behind logging's back.
+    logging.captureWarnings(False)
     yield
     root.handlers, root.level = handlers, level
     logging.captureWarnings(False)
