@@ -35,6 +35,11 @@ SEED_API = "seed_api"
 READY_TIMEOUT_S = 180.0
 
 
+PASSED_THROUGH = frozenset({"HYBRID_OTLP_ENDPOINT", "HYBRID_LOG_FORMAT"})
+"""The caller's settings the measured processes keep (every other HYBRID_* is the bench's own):
+set them to measure the cost of tracing or JSON logs."""
+
+
 @dataclass(frozen=True)
 class StackOptions:
     """What the benchmark serves and how."""
@@ -111,7 +116,9 @@ class BenchStack(Service):
 
     def _child_env(self, redis_url: str, api_port: int) -> dict[str, str]:
         assert self.triton is not None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HYBRID_")}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("HYBRID_") or k in PASSED_THROUGH
+        }
         env.update(
             {
                 "HYBRID_DATABASE_URL": self.database_url,
