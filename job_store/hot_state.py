@@ -46,15 +46,15 @@ class HotJobState:
         if not views:
             return
         pipe = self._redis.pipeline(transaction=False)
+        done: list[str] = []
         for tenant, view in views:
             payload = view.model_dump_json()
             if len(payload) > MAX_CACHED_VIEW_BYTES:
                 payload = view.model_copy(update={"forecasts": None}).model_dump_json()
             pipe.set(job_key(tenant, view.job_id), payload, ex=self._ttl_s)
-        done = [view.job_id for _, view in views if view.status in TERMINAL_STATUSES]
-        for tenant, view in views:
             if view.status in TERMINAL_STATUSES:
-                pipe.zrem(in_flight_key(tenant), view.job_id)
+                done.append(view.job_id)
+                pipe.zrem(in_flight_key(tenant), view.job_id)  # it leaves its tenant's jobs in flight
         if announce and done:
             pipe.publish(DONE_CHANNEL, NOTICE_SEPARATOR.join(done))
         pipe.execute()

@@ -126,9 +126,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 @router.delete("/{job_id}", response_model=JobView)
 def cancel_job(job_id: str, state: StateDep, caller: JobsCaller) -> JobView:
     """Cancel a queued or running job: it never runs, or its result is discarded (409 once finished)."""
-    job = state.store.get(job_id)
-    if job is None or job.tenant != caller.tenant:
-        raise JobNotFound(f"no job {job_id!r}", field="job_id")
+    job = _owned_job(state, caller.tenant, job_id)
     cancelled = state.lifecycle.cancel(job_id)
     if cancelled is None:
         current = state.store.get(job_id)
@@ -137,10 +135,16 @@ def cancel_job(job_id: str, state: StateDep, caller: JobsCaller) -> JobView:
     return job_view(cancelled)
 
 
-def _read_durable(state: ApiState, tenant: str, job_id: str) -> JobView:
+def _owned_job(state: ApiState, tenant: str, job_id: str) -> Job:
+    """``tenant``'s job ``job_id``; JobNotFound also for another tenant's (it does not exist for them)."""
     job = state.store.get(job_id)
-    if job is None or job.tenant != tenant:  # another tenant's job does not exist for this caller
+    if job is None or job.tenant != tenant:
         raise JobNotFound(f"no job {job_id!r}", field="job_id")
+    return job
+
+
+def _read_durable(state: ApiState, tenant: str, job_id: str) -> JobView:
+    job = _owned_job(state, tenant, job_id)
     result = state.store.get_result(job_id) if job.status == "succeeded" else None
     level = None
     if result is not None:
