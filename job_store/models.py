@@ -119,6 +119,8 @@ class EventOutbox(Base):
     job_id: Mapped[str] = mapped_column(String(32), unique=True)
     topic: Mapped[str] = mapped_column(String(256))
     payload: Mapped[str] = mapped_column(Text)
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    """W3C trace headers (``traceparent``, ``tracestate``) of the span that wrote the event, if any."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
