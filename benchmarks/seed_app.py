@@ -67,7 +67,7 @@ def check_request(repository: Path, body: ForecastRequest) -> tuple[str, int]:
     horizon = body.horizon or params.horizon
     if horizon > params.horizon:
         raise InvalidInput(f"horizon must be between 1 and {params.horizon}", field="horizon")
-    for index, values in enumerate(body.series):
+    for index, values in enumerate(body.all_values()):
         if len(values) < params.window:
             field = f"series[{index}]"
             raise InvalidInput(f"{field} needs at least {params.window} points", field=field)

@@ -22,6 +22,7 @@ from benchmarks.prefork import prefork_argv, prefork_main
 from benchmarks.seed_queue import SEED_QUEUE, SEED_TASK, make_seed_celery
 from benchmarks.torchscript import PRELOAD_ENV, Forward, load_forward, preload_list
 from hybrid_core.errors import HybridError
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.forecasting import forecast
 from hybrid_core.settings import get_settings
 from hybrid_core.version_params import VersionParams, load_version_params
@@ -46,7 +47,8 @@ def forecast_result(
     def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
         return InferenceOutput(outputs=forward(batch), model_version=params.version)
 
-    outcome = forecast(series, params, infer, horizon=horizon, batch_size=batch_size)
+    spec = ForecastSpec(horizon=params.horizon if horizon is None else horizon)
+    outcome = forecast(series, params, infer, spec, batch_size=batch_size)
     return {
         "version": outcome.version,
         "forecasts": [f.as_dict() for f in outcome.forecasts],

@@ -94,3 +94,20 @@ def _compare(
     if not worst <= tolerance:
         raise ExportMismatch(path, worst, tolerance, len(inputs))
     return worst
+
+
+def load_runner(path: Path, fmt: str) -> Callable[[FloatArray], FloatArray]:
+    """The saved artifact as a function of a normalized batch (TorchScript in torch, ONNX in onnxruntime)."""
+    if fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+        def run_onnx(batch: FloatArray) -> FloatArray:
+            outputs: FloatArray = session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+            return outputs
+
+        return run_onnx
+    loaded = torch.jit.load(str(path))  # type: ignore[no-untyped-call]  # torch.jit is not annotated
+    loaded.eval()
+    return lambda batch: predict(loaded, batch)

@@ -85,3 +85,27 @@ def tune_moving_average(
         validation_mae[k] = score(windows, forecast, scale, 1.0).mae_ppm
     best = min(validation_mae, key=lambda k: (validation_mae[k], k))
     return best, validation_mae
+
+
+QUANTILE_GRID: tuple[float, ...] = tuple(round(0.005 * i, 3) for i in range(1, 200))
+"""Probabilities stored per step: 0.005 to 0.995, enough for any level from 50 to 99 (and 99 itself)."""
+GRID_DECIMALS = 6
+
+
+def conformal_quantiles(residuals: Float64Array, probabilities: Sequence[float]) -> list[list[float]]:
+    """Per step (column), the residual quantile at each probability, with split conformal's correction.
+
+    With n residuals, a band meant to hold a share p of new points takes the ``ceil((n + 1) p) / n``
+    empirical quantile (Vovk et al.; Lei et al., 2018): each tail is pushed out by one point's weight,
+    so coverage on exchangeable data is at least the level asked, never below it.
+    """
+    n = residuals.shape[0]
+    rows = []
+    for p in probabilities:
+        if p >= 0.5:
+            adjusted, method = min(1.0, p * (n + 1) / n), "higher"
+        else:
+            adjusted, method = max(0.0, 1.0 - (1.0 - p) * (n + 1) / n), "lower"
+        rows.append(np.quantile(residuals, adjusted, axis=0, method=method))  # type: ignore[call-overload]
+    table = np.round(np.array(rows).T, GRID_DECIMALS)
+    return [list(map(float, step)) for step in table]

@@ -49,6 +49,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     every.add_argument("--no-progress", action="store_true", help="no progress bar")
     every.set_defaults(handler=_run_all)
 
+    grid = kinds.add_parser(
+        "residuals",
+        help="add the residual distribution (any level, long horizons) to versions exported without it",
+    )
+    grid.add_argument("--model", default=None, help="only this model (default: every model)")
+    grid.add_argument("--version", default=None, help="only this version (default: every version)")
+    grid.add_argument("--repository", type=Path, default=None, help="default: settings.model_repository")
+    grid.add_argument("--force", action="store_true", help="recompute versions that have one")
+    grid.set_defaults(handler=_run_residuals)
+
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", type=int, default=None, help="version number (default: next free)")
@@ -117,6 +127,20 @@ def _run_all(args: argparse.Namespace) -> int:
     from export_scripts.plan import export_all
 
     return _report(lambda: export_all(_repository(args), force=args.force, progress=not args.no_progress))
+
+
+def _run_residuals(args: argparse.Namespace) -> int:
+    from export_scripts.residual_grid import backfill_residuals
+    from hybrid_core.version_params import repository_models, repository_versions
+
+    repository = _repository(args)
+    models = [args.model] if args.model else repository_models(repository)
+    for model in models:
+        versions = [args.version] if args.version else repository_versions(repository, model)
+        for version in versions:
+            added = backfill_residuals(repository, model, version, force=args.force)
+            print(f"{model} version {version}: {'residual grid written' if added else 'has one; kept'}")
+    return 0
 
 
 def _report(run: Callable[[], list[ExportSummary]]) -> int:

@@ -28,6 +28,7 @@ from export_scripts.data import (
     HORIZON,
     ChronologicalSplit,
     Co2Series,
+    Float64Array,
     Part,
     Windows,
     change_scale,
@@ -38,6 +39,7 @@ from export_scripts.data import (
 from export_scripts.hyperparameters import TrainingConfig
 from export_scripts.model import MovingAverageForecaster
 from export_scripts.repository import resolve_version, staged_version, write_repository_config
+from export_scripts.residual_grid import residual_grid
 from export_scripts.training import train_lstm
 from export_scripts.triton_config import PLATFORM_BY_FORMAT
 from hybrid_core.processing import FloatArray
@@ -169,6 +171,8 @@ def export_lstm(
             window=config.window,
             scale=dataset.scale,
             residuals=residuals,
+            values=dataset.series.values,
+            split=dataset.split,
             training={**training, **(extra if fmt == "onnx" else {})},
             backtest=backtest,
             check_inputs=test_inputs,
@@ -211,6 +215,8 @@ def export_moving_average(
         window=window,
         scale=dataset.scale,
         residuals=residuals,
+        values=dataset.series.values,
+        split=dataset.split,
         training=training,
         backtest=_backtest(dataset, held_out, len(test_inputs)),
         check_inputs=test_inputs,
@@ -252,6 +258,8 @@ def _publish(
     window: int,
     scale: float,
     residuals: ResidualSpread,
+    values: Float64Array,
+    split: ChronologicalSplit,
     training: dict[str, object],
     backtest: dict[str, float],
     check_inputs: FloatArray,
@@ -277,6 +285,8 @@ def _publish(
             training={**training, "export_max_abs_diff_vs_eager": max_abs_diff},
             backtest=backtest,
         )
+        grid = residual_grid(values, split, params, lambda batch: predict(module, batch))
+        params = params.model_copy(update={"residual_quantiles": grid})
         write_params(folder / PARAMS_FILENAME, params)
     write_repository_config(
         repository, model, PLATFORM_BY_FORMAT[fmt], HORIZON, serve=version if serve else None

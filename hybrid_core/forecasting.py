@@ -1,7 +1,9 @@
 """One forecasting implementation for both transports (Celery worker and the API's sync path).
 
 preprocess (pure) -> Triton in batches of ``batch_size`` series, all in flight at once
-so Triton's dynamic batcher can merge them -> postprocess (pure). The sync variant
+so Triton's dynamic batcher can merge them -> postprocess (pure). A horizon past the model's
+own is rolled out recursively: each round appends the last round's mean to the windows and
+sends every series again, one set of batched calls per round. The sync variant
 uses a thread pool over the thread-safe ``TritonClient``; the async one uses
 ``asyncio.gather`` over the aio client.
 """
@@ -17,8 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hybrid_core.errors import HybridError
-from hybrid_core.processing import Forecast, postprocess, preprocess
+from hybrid_core.errors import HybridError, InvalidInput
+from hybrid_core.forecast_spec import ForecastSpec
+from hybrid_core.processing import (
+    Forecast,
+    PreparedBatch,
+    denormalize,
+    next_windows,
+    normalize_windows,
+    postprocess,
+    preprocess,
+)
 from hybrid_core.series_codec import SeriesValues
 from hybrid_core.tracing import span
 from hybrid_core.version_params import VersionParams
@@ -37,11 +48,30 @@ class VersionMismatch(HybridError):
 
 @dataclass(frozen=True)
 class ForecastOutcome:
-    """Forecasts of every series plus where the time went (seconds per stage)."""
+    """Forecasts of every series plus where the time went (seconds per stage).
+
+    ``direct_steps`` is the model's own horizon when the forecast went past it (the later steps
+    were fed back recursively), else None.
+    """
 
     forecasts: list[Forecast]
     version: str
     timings_s: dict[str, float]
+    direct_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class MeanPaths:
+    """The mean forecast ``[n, horizon]`` (caller's units) of every series, before any band."""
+
+    means: npt.NDArray[np.float64]
+    version: str
+    timings_s: dict[str, float]
+    rounds: int
+
+    def part(self, start: int, stop: int) -> MeanPaths:
+        """The paths of series ``start`` to ``stop``."""
+        return MeanPaths(self.means[start:stop], self.version, self.timings_s, self.rounds)
 
 
 def batch_slices(count: int, batch_size: int) -> list[slice]:
@@ -49,68 +79,125 @@ def batch_slices(count: int, batch_size: int) -> list[slice]:
     return [slice(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
 
 
-def _check_versions(answers: Sequence[InferenceOutput], version: str) -> None:
+def rounds_for(horizon: int, params: VersionParams) -> int:
+    """Triton rounds a ``horizon``-step forecast takes: one per model horizon started.
+
+    The API refuses horizons past ``params.max_horizon``; the exporter rolls out further to
+    measure the residuals that set that maximum.
+    """
+    if horizon < 1:
+        raise InvalidInput("horizon must be at least 1", field="horizon")
+    return -(-horizon // params.horizon)
+
+
+def _check_versions(answers: Sequence[InferenceOutput], version: str) -> npt.NDArray[np.float32]:
     for answer in answers:
         if answer.model_version != version:
             raise VersionMismatch(f"Triton answered with version {answer.model_version}, expected {version}")
+    outputs: npt.NDArray[np.float32] = np.concatenate([a.outputs for a in answers], axis=0)
+    return outputs
 
 
-def _finish(
-    answers: Sequence[InferenceOutput],
-    centers: npt.NDArray[np.float64],
-    params: VersionParams,
-    horizon: int | None,
-    timings: dict[str, float],
-    started: float,
-) -> ForecastOutcome:
-    _check_versions(answers, params.version)
-    outputs = np.concatenate([a.outputs for a in answers], axis=0)
-    post_started = time.perf_counter()
-    forecasts = postprocess(outputs, centers, params, horizon)
-    timings["postprocess_s"] = time.perf_counter() - post_started
-    timings["total_s"] = time.perf_counter() - started
-    return ForecastOutcome(forecasts=forecasts, version=params.version, timings_s=timings)
+def _round_mean(
+    prepared: PreparedBatch, outputs: npt.NDArray[np.float32], params: VersionParams
+) -> npt.NDArray[np.float64]:
+    if outputs.shape != (prepared.centers.shape[0], params.horizon):
+        raise ValueError(
+            f"model output shape {outputs.shape} != ({prepared.centers.shape[0]}, {params.horizon})"
+        )
+    return denormalize(outputs, prepared.centers, params)
 
 
-def forecast(
+def forecast_means(
     series: Sequence[SeriesValues],
     params: VersionParams,
     infer: InferFn,
     *,
-    horizon: int | None = None,
+    horizon: int,
     batch_size: int = 64,
     executor: Executor | None = None,
-) -> ForecastOutcome:
-    """Forecast every series with ``params``' version; ``infer`` sends one batch to Triton."""
+) -> MeanPaths:
+    """Roll out every series' mean over ``horizon`` steps; each round is one set of batched Triton calls."""
+    rounds = rounds_for(horizon, params)
     started = time.perf_counter()
     with span("preprocess", series=len(series)):
         prepared = preprocess(series, params)
     timings = {"preprocess_s": time.perf_counter() - started}
     slices = batch_slices(len(series), batch_size)
     infer_started = time.perf_counter()
-    if executor is None or len(slices) == 1:
-        answers = [infer(prepared.inputs[s]) for s in slices]
-    else:
-        answers = list(executor.map(infer, [prepared.inputs[s] for s in slices]))
+    means: list[npt.NDArray[np.float64]] = []
+    for round_index in range(rounds):
+        if round_index:
+            prepared = normalize_windows(next_windows(prepared.windows, means[-1]), params)
+        if executor is None or len(slices) == 1:
+            answers = [infer(prepared.inputs[s]) for s in slices]
+        else:
+            answers = list(executor.map(infer, [prepared.inputs[s] for s in slices]))
+        means.append(_round_mean(prepared, _check_versions(answers, params.version), params))
     timings["infer_s"] = time.perf_counter() - infer_started
-    return _finish(answers, prepared.centers, params, horizon, timings, started)
+    return MeanPaths(np.concatenate(means, axis=1)[:, :horizon], params.version, timings, rounds)
+
+
+async def forecast_means_async(
+    series: Sequence[SeriesValues],
+    params: VersionParams,
+    infer: AsyncInferFn,
+    *,
+    horizon: int,
+    batch_size: int = 64,
+) -> MeanPaths:
+    """The asyncio twin of :func:`forecast_means` (same processing, batches of a round gathered)."""
+    rounds = rounds_for(horizon, params)
+    started = time.perf_counter()
+    prepared = preprocess(series, params)
+    timings = {"preprocess_s": time.perf_counter() - started}
+    slices = batch_slices(len(series), batch_size)
+    infer_started = time.perf_counter()
+    means: list[npt.NDArray[np.float64]] = []
+    for round_index in range(rounds):
+        if round_index:
+            prepared = normalize_windows(next_windows(prepared.windows, means[-1]), params)
+        answers = await asyncio.gather(*(infer(prepared.inputs[s]) for s in slices))
+        means.append(_round_mean(prepared, _check_versions(answers, params.version), params))
+    timings["infer_s"] = time.perf_counter() - infer_started
+    return MeanPaths(np.concatenate(means, axis=1)[:, :horizon], params.version, timings, rounds)
+
+
+def finish(paths: MeanPaths, params: VersionParams, spec: ForecastSpec) -> ForecastOutcome:
+    """Post-process rolled-out means with ``spec`` (bands, ids, timestamps) into the outcome."""
+    post_started = time.perf_counter()
+    forecasts = postprocess(paths.means, params, spec)
+    timings = dict(paths.timings_s)
+    timings["postprocess_s"] = time.perf_counter() - post_started
+    timings["total_s"] = sum(timings[k] for k in ("preprocess_s", "infer_s", "postprocess_s"))
+    direct = params.horizon if spec.horizon > params.horizon else None
+    return ForecastOutcome(forecasts=forecasts, version=paths.version, timings_s=timings, direct_steps=direct)
+
+
+def forecast(
+    series: Sequence[SeriesValues],
+    params: VersionParams,
+    infer: InferFn,
+    spec: ForecastSpec,
+    *,
+    batch_size: int = 64,
+    executor: Executor | None = None,
+) -> ForecastOutcome:
+    """Forecast every series with ``params``' version as ``spec`` asks; ``infer`` sends one batch."""
+    paths = forecast_means(
+        series, params, infer, horizon=spec.horizon, batch_size=batch_size, executor=executor
+    )
+    return finish(paths, params, spec)
 
 
 async def forecast_async(
     series: Sequence[SeriesValues],
     params: VersionParams,
     infer: AsyncInferFn,
+    spec: ForecastSpec,
     *,
-    horizon: int | None = None,
     batch_size: int = 64,
 ) -> ForecastOutcome:
-    """The asyncio twin of :func:`forecast` (same pre/post-processing, batches gathered)."""
-    started = time.perf_counter()
-    prepared = preprocess(series, params)
-    timings = {"preprocess_s": time.perf_counter() - started}
-    infer_started = time.perf_counter()
-    answers = await asyncio.gather(
-        *(infer(prepared.inputs[s]) for s in batch_slices(len(series), batch_size))
-    )
-    timings["infer_s"] = time.perf_counter() - infer_started
-    return _finish(answers, prepared.centers, params, horizon, timings, started)
+    """The asyncio twin of :func:`forecast`."""
+    paths = await forecast_means_async(series, params, infer, horizon=spec.horizon, batch_size=batch_size)
+    return finish(paths, params, spec)

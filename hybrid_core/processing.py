@@ -15,8 +15,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hybrid_core.bands import default_offsets, level_key, level_offsets, quantile_key, quantile_offsets
 from hybrid_core.errors import InvalidInput
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.series_codec import SeriesValues
+from hybrid_core.time_axis import future_timestamps
 from hybrid_core.version_params import VersionParams
 
 FloatArray = npt.NDArray[np.float32]
@@ -24,24 +27,44 @@ FloatArray = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class PreparedBatch:
-    """Model inputs ``[n, window]`` (normalized FP32) and the per-series centers to undo it."""
+    """Model inputs ``[n, window]`` (normalized FP32), the per-series centers to undo it, and the raw
+    windows (caller's units, gaps filled) that a recursive round extends."""
 
     inputs: FloatArray
     centers: npt.NDArray[np.float64]
+    windows: npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class Forecast:
-    """One series' forecast with its prediction interval, in the caller's units."""
+    """One series' forecast with its prediction interval, in the caller's units.
+
+    ``id`` and ``timestamps`` are there when the request named and dated the series; ``intervals``
+    (by level, e.g. ``"80"``) and ``quantiles`` (by probability, e.g. ``"0.1"``) when it asked.
+    """
 
     mean: list[float]
     lower: list[float]
     upper: list[float]
+    id: str | None = None
+    timestamps: list[str] | None = None
+    intervals: dict[str, dict[str, list[float]]] | None = None
+    quantiles: dict[str, list[float]] | None = None
 
-    def as_dict(self) -> dict[str, list[float]]:
+    def as_dict(self) -> dict[str, Any]:
         """The JSON shape, sharing the lists (``dataclasses.asdict`` deep-copies them: 0.6 s for a
-        10,000-series job)."""
-        return {"mean": self.mean, "lower": self.lower, "upper": self.upper}
+        10,000-series job); optional parts only when present."""
+        shaped: dict[str, Any] = {}
+        if self.id is not None:
+            shaped["id"] = self.id
+        if self.timestamps is not None:
+            shaped["timestamps"] = self.timestamps
+        shaped.update(mean=self.mean, lower=self.lower, upper=self.upper)
+        if self.intervals is not None:
+            shaped["intervals"] = self.intervals
+        if self.quantiles is not None:
+            shaped["quantiles"] = self.quantiles
+        return shaped
 
 
 def fill_missing(values: SeriesValues, field: str) -> npt.NDArray[np.float64]:
@@ -71,7 +94,12 @@ def normalize_windows(windows: npt.NDArray[np.float64], params: VersionParams) -
     """Normalize ``[n, window]`` raw windows with the version's statistics."""
     centers = windows[:, -1].copy()
     scaled = (windows - centers[:, None]) / params.normalization.scale
-    return PreparedBatch(inputs=scaled.astype(np.float32), centers=centers)
+    return PreparedBatch(inputs=scaled.astype(np.float32), centers=centers, windows=windows)
+
+
+def next_windows(windows: npt.NDArray[np.float64], mean: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The windows of the next recursive round: each window followed by its forecast, cut to the window."""
+    return np.concatenate([windows, mean], axis=1)[:, -windows.shape[1] :]
 
 
 def preprocess(series: Sequence[SeriesValues], params: VersionParams) -> PreparedBatch:
@@ -101,23 +129,35 @@ def denormalize(
     return outputs.astype(np.float64) * params.normalization.scale + centers[:, None]
 
 
-def postprocess(
-    outputs: npt.NDArray[np.floating[Any]],
-    centers: npt.NDArray[np.float64],
-    params: VersionParams,
-    horizon: int | None = None,
-) -> list[Forecast]:
-    """De-normalize and attach the version's empirical prediction interval per step."""
-    steps = params.horizon if horizon is None else horizon
-    if not 1 <= steps <= params.horizon:
-        raise InvalidInput(f"horizon must be between 1 and {params.horizon}", field="horizon")
-    if outputs.shape != (centers.shape[0], params.horizon):
-        raise ValueError(f"model output shape {outputs.shape} != ({centers.shape[0]}, {params.horizon})")
-    mean = denormalize(outputs, centers, params)[:, :steps]
-    scale = params.normalization.scale
-    lower = mean + np.asarray(params.residuals.lower_quantile[:steps]) * scale
-    upper = mean + np.asarray(params.residuals.upper_quantile[:steps]) * scale
-    return [
-        Forecast(mean=m.tolist(), lower=lo.tolist(), upper=up.tolist())
-        for m, lo, up in zip(mean, lower, upper, strict=True)
-    ]
+def postprocess(mean: npt.NDArray[np.float64], params: VersionParams, spec: ForecastSpec) -> list[Forecast]:
+    """Attach the version's interval, the asked levels and quantiles, ids and timestamps to ``mean``.
+
+    ``mean`` is ``[n, horizon]`` in the caller's units (``hybrid_core.forecasting`` rolls it out,
+    recursively past the model's horizon).
+    """
+    steps = spec.horizon
+    if mean.shape[1] != steps:
+        raise ValueError(f"forecast shape {mean.shape} does not hold {steps} steps")
+    lower_offset, upper_offset = default_offsets(params, steps)
+    lower, upper = mean + lower_offset, mean + upper_offset
+    levels = {level_key(level): level_offsets(params, level, steps) for level in spec.levels}
+    quantiles = {quantile_key(p): quantile_offsets(params, p, steps) for p in spec.quantiles}
+    stamps = future_timestamps(spec.axes, steps) if spec.axes is not None else None
+    forecasts = []
+    for index, (m, lo, up) in enumerate(zip(mean, lower, upper, strict=True)):
+        forecasts.append(
+            Forecast(
+                mean=m.tolist(),
+                lower=lo.tolist(),
+                upper=up.tolist(),
+                id=spec.series_id(index),
+                timestamps=None if stamps is None else stamps[index],
+                intervals={
+                    key: {"lower": (m + low).tolist(), "upper": (m + high).tolist()}
+                    for key, (low, high) in levels.items()
+                }
+                or None,
+                quantiles={key: (m + offset).tolist() for key, offset in quantiles.items()} or None,
+            )
+        )
+    return forecasts

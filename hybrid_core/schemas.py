@@ -3,13 +3,67 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    Tag,
+    model_serializer,
+    model_validator,
+)
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Arm = Literal["pinned", "stable", "canary", "latest", "shadow"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+SeriesValuesIn = Annotated[list[float | None], Field(min_length=1)]
+
+
+class NamedSeries(BaseModel):
+    """A series with an id and, optionally, a time axis: ``start`` and ``freq``, or ``timestamps``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=256, description="The series' id, unique in the request.")
+    values: SeriesValuesIn = Field(description="Oldest point first; null marks a missing point.")
+    start: str | None = Field(
+        default=None, max_length=64, description="ISO 8601 date or datetime of the first value."
+    )
+    freq: str | None = Field(
+        default=None, max_length=32, description="pandas frequency alias: 'D', 'h', 'W-SAT', 'MS'..."
+    )
+    timestamps: list[str] | None = Field(
+        default=None,
+        description="One ISO 8601 timestamp per value, instead of start (freq inferred if absent).",
+    )
+
+    @model_validator(mode="after")
+    def _one_time_axis(self) -> NamedSeries:
+        if self.start is not None and self.timestamps is not None:
+            raise ValueError("give start or timestamps, not both")
+        if self.start is not None and self.freq is None:
+            raise ValueError("start needs a freq")
+        if self.freq is not None and self.start is None and self.timestamps is None:
+            raise ValueError("freq needs a start or timestamps")
+        return self
+
+
+def _series_shape(value: Any) -> str:
+    return "named" if isinstance(value, dict | NamedSeries) else "bare"
+
+
+SERIES_SHAPE_TAGS = ("bare", "named")
+"""Tags of the series union; they appear in validation locations and are left out of field paths."""
+
+SeriesIn = Annotated[
+    Annotated[list[float | None], Field(min_length=1), Tag("bare")] | Annotated[NamedSeries, Tag("named")],
+    Discriminator(_series_shape),
+]
 
 
 class ForecastRequest(BaseModel):
@@ -18,22 +72,66 @@ class ForecastRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     model: str = Field(min_length=1, max_length=128, description="Model name in the repository.")
-    series: list[Annotated[list[float | None], Field(min_length=1)]] = Field(
-        min_length=1, description="One or more series, oldest point first; null marks a missing point."
+    series: list[SeriesIn] = Field(
+        min_length=1,
+        description="One or more series: a list of values (oldest first, null for a missing point), or an "
+        "object with an id and optionally a time axis.",
     )
     version: str | None = Field(
-        default=None, min_length=1, max_length=32, description="Pin a repository version, e.g. \"1\"."
+        default=None, min_length=1, max_length=32, description='Pin a repository version, e.g. "1".'
     )
     routing_key: str | None = Field(
         default=None, max_length=256, description="Sticky key for canary assignment (customer, sensor)."
     )
-    horizon: int | None = Field(default=None, ge=1, description="Steps to forecast; the model's by default.")
+    horizon: int | None = Field(
+        default=None,
+        ge=1,
+        description="Steps to forecast; the model's by default, at most 4 x the model's (recursive past it).",
+    )
+    levels: list[float] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Interval levels in percent, 50 to 99, e.g. [80, 95].",
+    )
+    quantiles: list[float] = Field(
+        default_factory=list, max_length=20, description="Quantiles, 0.01 to 0.99, e.g. [0.1, 0.5, 0.9]."
+    )
+
+    def values_of(self, index: int) -> list[float | None]:
+        """The values of series ``index``, whatever its shape."""
+        item = self.series[index]
+        return item.values if isinstance(item, NamedSeries) else item
+
+    def all_values(self) -> list[list[float | None]]:
+        """Every series' values, in order."""
+        return [item.values if isinstance(item, NamedSeries) else item for item in self.series]
+
+
+_FORECAST_CORE = frozenset({"mean", "lower", "upper"})
 
 
 class ForecastOut(BaseModel):
+    """One series' forecast: ``mean``, the version's interval (``lower``, ``upper``), what was asked."""
+
+    id: str | None = Field(default=None, description="The series' id, when the request named it.")
+    timestamps: list[str] | None = Field(
+        default=None, description="Forecast dates, when the series was dated."
+    )
     mean: list[float]
     lower: list[float]
     upper: list[float]
+    intervals: dict[str, dict[Literal["lower", "upper"], list[float]]] | None = Field(
+        default=None, description='By level asked, e.g. "80": {"lower": [...], "upper": [...]}.'
+    )
+    quantiles: dict[str, list[float]] | None = Field(
+        default=None, description='By quantile asked, e.g. "0.1".'
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_parts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Parts the request did not ask for are left out, so old clients see the old shape.
+        shaped: dict[str, Any] = handler(self)
+        return {key: value for key, value in shaped.items() if value is not None or key in _FORECAST_CORE}
 
 
 class ErrorDetail(BaseModel):
@@ -84,6 +182,10 @@ class JobView(BaseModel):
     forecasts: list[ForecastOut] | None = None
     error: ErrorOut | None = None
     interval_level: float | None = None
+    direct_steps: int | None = Field(
+        default=None,
+        description="Past the model's horizon: how many first steps came straight from the model.",
+    )
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -111,6 +213,7 @@ class JobEvent(BaseModel):
         default=None, description=f"Inline for succeeded jobs of at most {EVENT_INLINE_MAX_SERIES} series."
     )
     error: ErrorOut | None = None
+    direct_steps: int | None = None
     finished_at: datetime
 
     @property

@@ -6,7 +6,8 @@ as one binary value and the worker reads without parsing a number. NaN marks a v
 client sent as ``null``: validation refused any NaN the client sent itself, so after it NaN can
 only mean missing.
 
-Forecasts are one float64 ``[series, 3, horizon]`` array (mean, lower, upper). They stay
+Forecasts are one float64 ``[series, 3, horizon]`` array (mean, lower, upper); with extra bands,
+an array of part names comes first and the array holds one row per part. They stay
 float64 so that a job read from the database answers the same digits as its cached view, its
 event and the sync path.
 """
@@ -50,15 +51,59 @@ def unpack_series(packed: bytes) -> list[Series]:
 FORECAST_FIELDS = ("mean", "lower", "upper")
 
 
-def pack_forecasts(forecasts: Sequence[Mapping[str, Sequence[float]]]) -> bytes:
-    """Encode forecasts (``{"mean", "lower", "upper"}`` per series, one horizon) as bytes."""
-    array = np.array([[f[name] for name in FORECAST_FIELDS] for f in forecasts], dtype=np.float64)
+def _part_names(forecast: Mapping[str, Any]) -> list[str]:
+    names = list(FORECAST_FIELDS)
+    for level in forecast.get("intervals") or {}:
+        names += [f"intervals/{level}/lower", f"intervals/{level}/upper"]
+    names += [f"quantiles/{key}" for key in forecast.get("quantiles") or {}]
+    return names
+
+
+def _part(forecast: Mapping[str, Any], name: str) -> Sequence[float]:
+    kind, _, rest = name.partition("/")
+    if not rest:
+        values: Sequence[float] = forecast[kind]
+        return values
+    if kind == "intervals":
+        level, _, side = rest.rpartition("/")
+        band: Sequence[float] = forecast["intervals"][level][side]
+        return band
+    quantile: Sequence[float] = forecast["quantiles"][rest]
+    return quantile
+
+
+def pack_forecasts(forecasts: Sequence[Mapping[str, Any]]) -> bytes:
+    """Encode forecasts (``mean``, ``lower``, ``upper`` and any ``intervals`` / ``quantiles``, one
+    horizon, the same parts for every series) as bytes; ids and timestamps are not packed."""
+    names = _part_names(forecasts[0]) if forecasts else list(FORECAST_FIELDS)
+    array = np.array([[_part(f, name) for name in names] for f in forecasts], dtype=np.float64)
     buffer = io.BytesIO()
+    if names != list(FORECAST_FIELDS):  # the plain form stays one array, as before migration 0009
+        np.save(buffer, np.array(names), allow_pickle=False)
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
 
 
-def unpack_forecasts(packed: bytes) -> list[dict[str, list[float]]]:
-    """Decode :func:`pack_forecasts`'s bytes into one ``{"mean", "lower", "upper"}`` per series."""
-    rows = np.load(io.BytesIO(packed), allow_pickle=False).tolist()
-    return [dict(zip(FORECAST_FIELDS, row, strict=True)) for row in rows]
+def unpack_forecasts(packed: bytes) -> list[dict[str, Any]]:
+    """Decode :func:`pack_forecasts`'s bytes into one dict per series, in the answer's shape."""
+    buffer = io.BytesIO(packed)
+    first = np.load(buffer, allow_pickle=False)
+    if first.dtype.kind != "U":
+        return [dict(zip(FORECAST_FIELDS, row, strict=True)) for row in first.tolist()]
+    names = first.tolist()
+    rows = np.load(buffer, allow_pickle=False).tolist()
+    return [_unflatten(names, row) for row in rows]
+
+
+def _unflatten(names: list[str], row: list[list[float]]) -> dict[str, Any]:
+    shaped: dict[str, Any] = {}
+    for name, values in zip(names, row, strict=True):
+        kind, _, rest = name.partition("/")
+        if not rest:
+            shaped[kind] = values
+        elif kind == "intervals":
+            level, _, side = rest.rpartition("/")
+            shaped.setdefault("intervals", {}).setdefault(level, {})[side] = values
+        else:
+            shaped.setdefault("quantiles", {})[rest] = values
+    return shaped

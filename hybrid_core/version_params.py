@@ -44,6 +44,28 @@ class ResidualSpread(BaseModel):
     std: list[float] = Field(description="Residual standard deviation per step.")
 
 
+MAX_HORIZON_FACTOR = 4
+"""Horizons up to this many times the model's own are served, by feeding forecasts back recursively."""
+
+
+class ResidualQuantiles(BaseModel):
+    """Quantiles of held-out residuals (actual - forecast, normalized units) on a probability grid, per step.
+
+    They come from a recursive backtest at export time over ``MAX_HORIZON_FACTOR`` x the model's
+    horizon, so steps past the model's own horizon have bands measured, not extrapolated. Each
+    tail carries split conformal's finite-sample correction (see ``export_scripts.backtest``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    probabilities: list[float] = Field(description="Increasing probabilities, e.g. 0.005, 0.01 ... 0.995.")
+    steps: list[list[float]] = Field(
+        description="Per step (1, 2 ...): the residual quantile at each probability."
+    )
+    windows: int = Field(gt=0, description="Held-out windows the residuals come from.")
+    split: str = Field(description="Which split the windows come from.")
+
+
 class Artifact(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -67,6 +89,15 @@ class VersionParams(BaseModel):
     artifact: Artifact
     training: dict[str, object] = Field(default_factory=dict, description="Data set, split, seed, sizes.")
     backtest: dict[str, float] = Field(default_factory=dict, description="Held-out MAE/MASE figures.")
+    residual_quantiles: ResidualQuantiles | None = Field(
+        default=None,
+        description="Residual distribution for any level and long horizons (absent before 2026-11).",
+    )
+
+    @property
+    def max_horizon(self) -> int:
+        """The longest horizon served: the residual grid's steps, else the model's own horizon."""
+        return len(self.residual_quantiles.steps) if self.residual_quantiles is not None else self.horizon
 
 
 def params_path(repository: Path, model: str, version: str) -> Path:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_core.errors import HybridError, JobCancelled
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.schemas import JobEvent
 from hybrid_core.series_codec import SeriesValues, pack_forecasts, pack_series, unpack_series
 from job_store.models import EventOutbox, Job, JobInput, JobResult, ShadowResult
@@ -37,6 +38,7 @@ class StartedJob:
 
     job: Job
     series: Sequence[SeriesValues]
+    spec: ForecastSpec
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,16 @@ class NewJob:
     tenant: str = "public"
     idempotency_key: str | None = None
     request_hash: str | None = None
+    spec: dict[str, Any] | None = None
+    """``ForecastSpec.to_json()`` of the request: ids, time axes, levels, quantiles (None: none asked)."""
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _input_row(job: NewJob) -> dict[str, Any]:
+    return {"job_id": job.job_id, "packed": pack_series(job.series), "spec": job.spec}
 
 
 def _job_row(job: NewJob) -> dict[str, Any]:
@@ -89,6 +97,8 @@ class Succeeded:
     forecasts: list[dict[str, Any]]
     timings_s: dict[str, float]
     interval_level: float | None = None
+    meta: dict[str, Any] | None = None
+    """Ids, time axes and ``direct_steps`` of the answer, kept with the result (None: none)."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,7 @@ class JobStore:
             session.execute(_JOBS.insert(), [_job_row(job) for job in jobs])
             session.execute(
                 _INPUTS.insert(),
-                [{"job_id": job.job_id, "packed": pack_series(job.series)} for job in jobs],
+                [_input_row(job) for job in jobs],
             )
 
     def create_once(self, job: NewJob) -> Job | None:
@@ -143,7 +153,7 @@ class JobStore:
                 [_job_row(job)],
             ).first()
             if written is not None:
-                session.execute(_INPUTS.insert(), [{"job_id": job.job_id, "packed": pack_series(job.series)}])
+                session.execute(_INPUTS.insert(), [_input_row(job)])
                 return None
             return session.scalars(
                 select(Job).where(Job.tenant == job.tenant, Job.idempotency_key == job.idempotency_key)
@@ -237,15 +247,23 @@ class JobStore:
             if not rows:
                 return []
             inputs = session.execute(
-                select(_INPUTS.c.job_id, _INPUTS.c.packed, _INPUTS.c.series).where(
+                select(_INPUTS.c.job_id, _INPUTS.c.packed, _INPUTS.c.series, _INPUTS.c.spec).where(
                     _INPUTS.c.job_id.in_([r.id for r in rows])
                 )
             )
             series = {
-                job_id: unpack_series(packed) if packed is not None else (values or [])
-                for job_id, packed, values in inputs
+                job_id: (unpack_series(packed) if packed is not None else (values or []), spec)
+                for job_id, packed, values, spec in inputs
             }
-            return [StartedJob(job=Job(**row._mapping), series=series.get(row.id) or []) for row in rows]
+            started = []
+            for row in rows:
+                values, spec = series.get(row.id, ([], None))
+                started.append(
+                    StartedJob(
+                        job=Job(**row._mapping), series=values, spec=ForecastSpec.from_json(row.horizon, spec)
+                    )
+                )
+            return started
 
     def finish_many(
         self,
@@ -285,6 +303,7 @@ class JobStore:
                                 "version": r.version,
                                 "packed": pack_forecasts(r.forecasts),
                                 "timings": r.timings_s,
+                                "meta": r.meta,
                                 "worker": worker,
                                 "created_at": now,
                             }
@@ -396,9 +415,7 @@ class JobStore:
 
     def expired_leases(self, now: datetime, *, limit: int) -> list[Job]:
         """Running jobs whose lease expired before ``now``: no live worker holds them."""
-        return self._jobs_where(
-            (_JOBS.c.status == "running") & (_JOBS.c.lease_expires_at < now), limit=limit
-        )
+        return self._jobs_where((_JOBS.c.status == "running") & (_JOBS.c.lease_expires_at < now), limit=limit)
 
     def _jobs_where(self, condition: Any, *, limit: int) -> list[Job]:
         with self._sessions() as session:

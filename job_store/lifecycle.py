@@ -94,7 +94,9 @@ class JobLifecycle:
             if job.id in failures:
                 return job_event(job, error=failures[job.id].error)
             done = successes[job.id]
-            return job_event(job, timings_s=done.timings_s, forecasts=done.forecasts)
+            return job_event(
+                job, timings_s=done.timings_s, forecasts=done.forecasts, direct_steps=_direct_steps(done)
+            )
 
         persist_started = time.perf_counter()
         finished = self.store.finish_many(
@@ -117,7 +119,10 @@ class JobLifecycle:
             if job.series_count > CACHED_FORECASTS_MAX_SERIES:
                 forecasts = None  # the API serves a bulk result from the database
             level = done.interval_level if done is not None else None
-            views.append((job.tenant, job_view(job, forecasts=forecasts, interval_level=level)))
+            direct = _direct_steps(done) if done is not None else None
+            views.append(
+                (job.tenant, job_view(job, forecasts=forecasts, interval_level=level, direct_steps=direct))
+            )
         self._cache(views, announce=True)
         if not observed:
             stages_s = {"persist_s": persist_s, "publish_s": time.perf_counter() - publish_started}
@@ -134,6 +139,10 @@ class JobLifecycle:
             self.hot.put_many(views, announce=announce)
         except Exception:  # the database already holds the truth; a cold cache only slows polling
             logger.exception("could not cache %d job views in Redis", len(views))
+
+
+def _direct_steps(done: Succeeded) -> int | None:
+    return None if done.meta is None else done.meta.get("direct_steps")
 
 
 def _observe(

@@ -92,6 +92,8 @@ class JobInput(Base):
     """The series as ``hybrid_core.series_codec.pack_series`` bytes (every row since migration 0004)."""
     series: Mapped[list[list[float | None]] | None] = mapped_column(JSON, nullable=True)
     """The series as JSON: rows written before migration 0004 only."""
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """What the request asked beyond values (``hybrid_core.forecast_spec.ForecastSpec.to_json``)."""
 
 
 class JobResult(Base):
@@ -106,6 +108,8 @@ class JobResult(Base):
     forecasts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     """The forecasts as JSON: rows written before migration 0005 only."""
     timings: Mapped[dict[str, float]] = mapped_column(JSON)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """Series ids, time axes and ``direct_steps`` of the answer (``job_store.views.result_meta``)."""
     worker: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 

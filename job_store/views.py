@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, cast
 
 from hybrid_core.errors import HybridError, JobCancelled
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.schemas import (
     EVENT_INLINE_MAX_SERIES,
     Arm,
@@ -15,6 +16,7 @@ from hybrid_core.schemas import (
     JobView,
 )
 from hybrid_core.series_codec import unpack_forecasts
+from hybrid_core.time_axis import future_timestamps
 from job_store.jobs import NewJob, utcnow
 from job_store.models import Job, JobResult
 
@@ -25,6 +27,7 @@ def job_view(
     *,
     forecasts: list[dict[str, Any]] | None = None,
     interval_level: float | None = None,
+    direct_steps: int | None = None,
 ) -> JobView:
     """The view of ``job``; forecasts come from ``result`` or are passed directly.
 
@@ -47,6 +50,9 @@ def job_view(
         forecasts=None if rows is None else [ForecastOut.model_construct(**r) for r in rows],
         error=error,
         interval_level=interval_level,
+        direct_steps=direct_steps
+        if result is None or result.meta is None
+        else result.meta.get("direct_steps"),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
@@ -54,10 +60,25 @@ def job_view(
 
 
 def result_forecasts(result: JobResult) -> list[dict[str, Any]]:
-    """The forecasts of a result row, packed (since migration 0005) or JSON (before)."""
-    if result.packed is not None:
-        return list(unpack_forecasts(result.packed))
-    return result.forecasts or []
+    """The forecasts of a result row, packed (since migration 0005) or JSON (before), with their ids
+    and timestamps (since migration 0009)."""
+    if result.packed is None:
+        return result.forecasts or []
+    forecasts = unpack_forecasts(result.packed)
+    if result.meta is None:
+        return forecasts
+    steps = len(forecasts[0]["mean"]) if forecasts else 0
+    labels = ForecastSpec.from_json(steps, result.meta)
+    stamps = future_timestamps(labels.axes, steps) if labels.axes is not None else None
+    labelled = []
+    for index, forecast in enumerate(forecasts):
+        head: dict[str, Any] = {}
+        if labels.series_id(index) is not None:
+            head["id"] = labels.series_id(index)
+        if stamps is not None and stamps[index] is not None:
+            head["timestamps"] = stamps[index]
+        labelled.append(head | forecast)
+    return labelled
 
 
 def queued_view(job: NewJob) -> JobView:
@@ -87,6 +108,7 @@ def job_event(
     timings_s: dict[str, float] | None = None,
     forecasts: list[dict[str, Any]] | None = None,
     error: HybridError | None = None,
+    direct_steps: int | None = None,
 ) -> JobEvent:
     """The Kafka event of a finished job: ``failed`` with ``error``, else ``succeeded``.
 
@@ -104,5 +126,6 @@ def job_event(
         result_path=f"/v1/jobs/{job.id}",
         forecasts=[ForecastOut.model_validate(f) for f in forecasts] if forecasts and inline else None,
         error=None if error is None else ErrorOut(code=error.code, message=error.message),
+        direct_steps=direct_steps,
         finished_at=utcnow(),
     )

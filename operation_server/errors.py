@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hybrid_core.errors import HybridError
-from hybrid_core.schemas import ErrorEnvelope
+from hybrid_core.schemas import SERIES_SHAPE_TAGS, ErrorEnvelope
 from job_store.outages import TRANSIENT_STORE_ERRORS, as_unavailable
 from operation_server.metrics import REQUESTS_REJECTED
 
@@ -23,7 +23,7 @@ def field_path(location: Sequence[Any]) -> str:
     """``("body", "series", 3, 5)`` -> ``series[3][5]``."""
     path = ""
     for part in location:
-        if part in ("body", "query", "path"):
+        if part in ("body", "query", "path") or part in SERIES_SHAPE_TAGS:
             continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "body"

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from hybrid_core import metrics
 from hybrid_core.errors import HybridError
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.forecasting import ForecastOutcome, forecast_async
 from hybrid_core.schemas import ForecastRequest
 from job_store.jobs import JobStore
@@ -30,7 +31,7 @@ async def run_forecast(
     request: ForecastRequest,
     resolution: Resolution,
     *,
-    horizon: int,
+    spec: ForecastSpec,
     batch_size: int,
     received_at: float,
 ) -> ForecastOutcome:
@@ -50,7 +51,7 @@ async def run_forecast(
 
     try:
         outcome = await forecast_async(
-            request.series, resolution.params, infer, horizon=horizon, batch_size=batch_size
+            request.all_values(), resolution.params, infer, spec, batch_size=batch_size
         )
     except HybridError as exc:
         metrics.JOBS_FINISHED.labels(model, version, arm, "failed").inc()
@@ -67,7 +68,7 @@ def record_forecast(
     lifecycle: JobLifecycle,
     request: ForecastRequest,
     resolution: Resolution,
-    horizon: int,
+    spec: ForecastSpec,
     outcome: ForecastOutcome,
     tenant: str,
 ) -> str:
@@ -77,13 +78,14 @@ def record_forecast(
     """
     started = time.perf_counter()
     job_id = uuid.uuid4().hex
-    store.create(resolution.new_job(job_id, request, horizon, tenant=tenant, shadow=False))
+    store.create(resolution.new_job(job_id, request, spec, tenant=tenant, shadow=False))
     done = Succeeded(
         job_id,
         outcome.version,
         [f.as_dict() for f in outcome.forecasts],
         dict(outcome.timings_s),
         interval_level=resolution.params.residuals.interval_level,
+        meta=spec.result_meta(outcome.direct_steps),
     )
     lifecycle.finish([done], observed=True)  # run_forecast counted it already
     metrics.observe_stages(request.model, resolution.version, {"persist_s": time.perf_counter() - started})

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hybrid_core.errors import ServiceUnavailable, VersionNotLoaded
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.schemas import Arm, ForecastRequest
 from hybrid_core.version_params import VersionParams
 from job_store.jobs import NewJob
@@ -29,7 +30,7 @@ class Resolution:
         self,
         job_id: str,
         request: ForecastRequest,
-        horizon: int,
+        spec: ForecastSpec,
         *,
         tenant: str,
         shadow: bool = True,
@@ -46,8 +47,9 @@ class Resolution:
             version=self.version,
             arm=self.arm,
             routing_key=request.routing_key,
-            horizon=horizon,
-            series=request.series,
+            horizon=spec.horizon,
+            series=request.all_values(),
+            spec=spec.to_json(),
             shadow_version=self.shadow_version if shadow else None,
         )
 

@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hybrid_core.errors import HybridError, RetryableError, VersionNotReady
-from hybrid_core.forecasting import ForecastOutcome, forecast
+from hybrid_core.forecast_spec import ForecastSpec
+from hybrid_core.forecasting import ForecastOutcome, MeanPaths, finish, forecast_means
 from hybrid_core.logs import job_context
 from hybrid_core.processing import Forecast
 from hybrid_core.series_codec import SeriesValues
@@ -62,32 +63,40 @@ def _process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[st
                 outcomes.append(Failed(item.job.id, result))
             else:
                 answered[item.job.id] = result.forecasts
-                outcomes.append(_succeeded(runtime, item.job, result))
+                outcomes.append(_succeeded(runtime, item.job, item.spec, result))
     with span("persist"):
         finished = runtime.lifecycle.finish(outcomes)
-    inputs = {item.job.id: item.series for item in started}
+    inputs = {item.job.id: item for item in started}
     for job in finished:
         if job.shadow_version and job.id in answered:
-            run_shadow(runtime, job, inputs[job.id], answered[job.id])
+            run_shadow(runtime, job, inputs[job.id].series, inputs[job.id].spec, answered[job.id])
     return retry
 
 
-def _succeeded(runtime: WorkerRuntime, job: Job, outcome: ForecastOutcome) -> Succeeded:
+def _succeeded(runtime: WorkerRuntime, job: Job, spec: ForecastSpec, outcome: ForecastOutcome) -> Succeeded:
     timings = dict(outcome.timings_s)
     if job.started_at is not None:
         timings["queue_wait_s"] = max(0.0, (job.started_at - job.created_at).total_seconds())
     level = runtime.params(job.model, outcome.version).residuals.interval_level
     return Succeeded(
-        job.id, outcome.version, [f.as_dict() for f in outcome.forecasts], timings, interval_level=level
+        job.id,
+        outcome.version,
+        [f.as_dict() for f in outcome.forecasts],
+        timings,
+        interval_level=level,
+        meta=spec.result_meta(outcome.direct_steps),
     )
 
 
 def _forecast_group(
     runtime: WorkerRuntime, key: GroupKey, members: list[StartedJob]
 ) -> list[tuple[StartedJob, ForecastOutcome | HybridError]]:
-    """Forecast every member's series in one call; on a permanent error, each member alone."""
+    """Forecast every member's series in one call; on a permanent error, each member alone.
+
+    The group shares the Triton calls; each member is post-processed with its own spec.
+    """
     try:
-        outcome = _forecast(runtime, key, [s for item in members for s in item.series])
+        paths = _roll_out(runtime, key, [s for item in members for s in item.series])
     except RetryableError as exc:
         return [(item, exc) for item in members]
     except Exception as exc:
@@ -95,17 +104,20 @@ def _forecast_group(
             return [(members[0], _as_failure(exc, members[0].job.id))]
         # One member's input (or a bug it triggers) broke the shared request: isolate it.
         return [pair for item in members for pair in _forecast_group(runtime, key, [item])]
+    params = runtime.params(key[0], paths.version)
     split: list[tuple[StartedJob, ForecastOutcome | HybridError]] = []
     offset = 0
     for item in members:
         count = len(item.series)
-        part = ForecastOutcome(outcome.forecasts[offset : offset + count], outcome.version, outcome.timings_s)
-        split.append((item, part))
+        try:
+            split.append((item, finish(paths.part(offset, offset + count), params, item.spec)))
+        except Exception as exc:
+            split.append((item, _as_failure(exc, item.job.id)))
         offset += count
     return split
 
 
-def _forecast(runtime: WorkerRuntime, key: GroupKey, series: Sequence[SeriesValues]) -> ForecastOutcome:
+def _roll_out(runtime: WorkerRuntime, key: GroupKey, series: Sequence[SeriesValues]) -> MeanPaths:
     model, version, horizon = key
     params = runtime.params(model, version)  # the repository holds the version, or this raises
 
@@ -117,7 +129,7 @@ def _forecast(runtime: WorkerRuntime, key: GroupKey, series: Sequence[SeriesValu
                 f"{model} version {version} is in the repository but not READY in Triton yet ({exc.message})"
             ) from exc
 
-    return forecast(
+    return forecast_means(
         series,
         params,
         infer,
@@ -135,7 +147,11 @@ def _as_failure(exc: Exception, job_id: str) -> HybridError:
 
 
 def run_shadow(
-    runtime: WorkerRuntime, job: Job, series: Sequence[SeriesValues], answered: list[Forecast]
+    runtime: WorkerRuntime,
+    job: Job,
+    series: Sequence[SeriesValues],
+    spec: ForecastSpec,
+    answered: list[Forecast],
 ) -> None:
     """Mirror a stable job to the canary: store its forecast and distance, never return it.
 
@@ -145,7 +161,8 @@ def run_shadow(
     assert version is not None
     started = time.perf_counter()
     try:
-        shadow = _forecast(runtime, (job.model, version, job.horizon), series)
+        paths = _roll_out(runtime, (job.model, version, job.horizon), series)
+        shadow = finish(paths, runtime.params(job.model, version), spec)
     except HybridError as exc:
         runtime.store.record_shadow(
             job.id,

@@ -12,7 +12,7 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hybrid_core.errors import InvalidInput
 from hybrid_core.schemas import Arm, ForecastOut, ForecastRequest
@@ -48,6 +48,10 @@ class SyncForecastOut(BaseModel):
     forecasts: list[ForecastOut]
     timings_s: dict[str, float]
     job_id: str | None = None
+    direct_steps: int | None = Field(
+        default=None,
+        description="Past the model's horizon: how many first steps came straight from the model.",
+    )
 
 
 @router.post("/{model}/forecast", response_model=SyncForecastOut)
@@ -67,22 +71,22 @@ async def forecast_now(
         await asyncio.to_thread(state.admission.admit_request, caller)
     resolution = resolve_request(state, body)
     if len(body.series) <= INLINE_VALIDATION_MAX_SERIES:
-        horizon = validate_request(body, resolution.params, state.settings)
+        spec = validate_request(body, resolution.params, state.settings)
     else:
-        horizon = await asyncio.to_thread(validate_request, body, resolution.params, state.settings)
+        spec = await asyncio.to_thread(validate_request, body, resolution.params, state.settings)
     with state.admission.sync_slot():
         outcome = await run_forecast(
             state.triton_aio,
             body,
             resolution,
-            horizon=horizon,
+            spec=spec,
             batch_size=state.settings.infer_batch_size,
             received_at=received_at,
         )
     job_id = None
     if record:
         job_id = await asyncio.to_thread(
-            record_forecast, state.store, state.lifecycle, body, resolution, horizon, outcome, caller.tenant
+            record_forecast, state.store, state.lifecycle, body, resolution, spec, outcome, caller.tenant
         )
     # Built from values we produced (no re-validation) and serialized once by pydantic-core:
     # returning the model would make FastAPI validate and encode it again.
@@ -90,12 +94,11 @@ async def forecast_now(
         model=model,
         version=resolution.version,
         arm=resolution.arm,
-        horizon=horizon,
+        horizon=spec.horizon,
         interval_level=resolution.params.residuals.interval_level,
-        forecasts=[
-            ForecastOut.model_construct(mean=f.mean, lower=f.lower, upper=f.upper) for f in outcome.forecasts
-        ],
+        forecasts=[ForecastOut.model_construct(**f.as_dict()) for f in outcome.forecasts],
         timings_s=outcome.timings_s,
         job_id=job_id,
+        direct_steps=outcome.direct_steps,
     )
     return Response(answer.model_dump_json(), media_type="application/json")

@@ -54,9 +54,9 @@ def submit_job(
         if holder is not None:
             return replay(holder, idempotency[1])
     resolution = resolve_request(state, body)
-    horizon = validate_request(body, resolution.params, state.settings)
+    spec = validate_request(body, resolution.params, state.settings)
     job_id = uuid.uuid4().hex
-    job = resolution.new_job(job_id, body, horizon, tenant=caller.tenant, idempotency=idempotency)
+    job = resolution.new_job(job_id, body, spec, tenant=caller.tenant, idempotency=idempotency)
     state.admission.admit_job(caller, job_id)
     holder = None
     try:

@@ -10,8 +10,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hybrid_core.processing import Forecast, postprocess, preprocess
+from hybrid_core.forecast_spec import ForecastSpec
+from hybrid_core.forecasting import forecast
+from hybrid_core.processing import Forecast
 from hybrid_core.version_params import VersionParams, load_version_params
+from triton_client.codec import InferenceOutput
 
 
 @cache
@@ -49,9 +52,15 @@ def eager_forecast(
     version: str,
     series: Sequence[Sequence[float | None]],
     horizon: int | None = None,
+    spec: ForecastSpec | None = None,
 ) -> list[Forecast]:
-    """What the version gives for ``series`` after the platform's own pre/post-processing."""
+    """What the version gives for ``series`` after the platform's own pre/post-processing
+    (recursive rounds included, when ``spec`` asks past the model's horizon)."""
     params = load_version_params(repository, model, version)
-    prepared = preprocess(series, params)
-    outputs = eager_outputs(repository, params, prepared.inputs)
-    return postprocess(outputs, prepared.centers, params, horizon)
+    if spec is None:
+        spec = ForecastSpec(horizon=params.horizon if horizon is None else horizon)
+
+    def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
+        return InferenceOutput(outputs=eager_outputs(repository, params, batch), model_version=params.version)
+
+    return forecast(series, params, infer, spec, batch_size=max(1, len(series))).forecasts

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hybrid_core.errors import HybridError, InvalidInput, ServiceUnavailable, VersionNotReady
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.forecasting import ForecastOutcome
 from hybrid_core.settings import Settings
 from hybrid_core.version_params import VersionParams
@@ -55,7 +56,7 @@ def started(job_id: str, *series: list[float | None]) -> StartedJob:
     job = Job(
         id=job_id, model="m", version="1", horizon=3, series_count=len(series), created_at=datetime.now(UTC)
     )
-    return StartedJob(job=job, series=list(series))
+    return StartedJob(job=job, series=list(series), spec=ForecastSpec(horizon=3))
 
 
 def run_group(runtime: StubRuntime, members: list[StartedJob]) -> dict[str, ForecastOutcome | HybridError]:

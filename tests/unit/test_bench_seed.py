@@ -10,6 +10,7 @@ from benchmarks.seed_app import check_request
 from benchmarks.seed_queue import SEED_QUEUE, job_view, make_seed_celery, result_key
 from benchmarks.seed_worker import forecast_result, worker_argv
 from hybrid_core.errors import InvalidInput, ModelNotFound, VersionNotFound
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.processing import postprocess, preprocess
 from hybrid_core.schemas import ForecastRequest
 from hybrid_core.settings import PROJECT_ROOT, Settings
@@ -104,7 +105,8 @@ def test_forecast_result_matches_our_processing_when_the_model_answers_zeros() -
 
     result = forecast_result(series, params, forward, horizon=4, batch_size=1)
     prepared = preprocess(series, params)
-    expected = postprocess(np.zeros((2, params.horizon), np.float32), prepared.centers, params, 4)
+    mean = np.repeat(prepared.centers[:, None], 4, axis=1)  # the model answers 0: the last value
+    expected = postprocess(mean, params, ForecastSpec(horizon=4))
     assert result["version"] == params.version
     assert result["interval_level"] == params.residuals.interval_level
     assert result["forecasts"] == [{"mean": f.mean, "lower": f.lower, "upper": f.upper} for f in expected]

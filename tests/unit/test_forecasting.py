@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.forecasting import VersionMismatch, batch_slices, forecast, forecast_async
 from tests.support.params import tiny_params
 from triton_client.codec import InferenceOutput
@@ -35,7 +36,7 @@ def test_forecast_denormalizes_and_adds_intervals_when_batched() -> None:
         return last_step_model(batch)
 
     with ThreadPoolExecutor(4) as pool:
-        outcome = forecast(series, PARAMS, infer, horizon=2, batch_size=4, executor=pool)
+        outcome = forecast(series, PARAMS, infer, ForecastSpec(horizon=2), batch_size=4, executor=pool)
     assert sorted(calls) == [2, 4, 4]
     assert outcome.version == "3"
     for index, item in enumerate(outcome.forecasts):
@@ -51,8 +52,8 @@ def test_forecast_async_matches_sync_when_same_inputs() -> None:
     async def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
         return last_step_model(batch)
 
-    asynchronous = asyncio.run(forecast_async(series, PARAMS, infer, batch_size=1))
-    synchronous = forecast(series, PARAMS, last_step_model)
+    asynchronous = asyncio.run(forecast_async(series, PARAMS, infer, ForecastSpec(horizon=3), batch_size=1))
+    synchronous = forecast(series, PARAMS, last_step_model, ForecastSpec(horizon=3))
     assert asynchronous.forecasts == synchronous.forecasts
 
 
@@ -61,4 +62,4 @@ def test_forecast_raises_when_triton_answers_other_version() -> None:
         return InferenceOutput(outputs=np.zeros((batch.shape[0], 3), dtype=np.float32), model_version="1")
 
     with pytest.raises(VersionMismatch):
-        forecast([[1.0, 2.0, 3.0, 4.0]], PARAMS, wrong_version)
+        forecast([[1.0, 2.0, 3.0, 4.0]], PARAMS, wrong_version, ForecastSpec(horizon=3))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hybrid_core.errors import InvalidInput
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.processing import denormalize, fill_missing, normalize_windows, postprocess, preprocess
 from hybrid_core.version_params import Artifact, Normalization, ResidualSpread, VersionParams
 
@@ -98,25 +99,24 @@ def test_denormalize_restores_values_when_normalized_with_same_centers(params: V
 
 
 def test_postprocess_adds_scaled_quantiles_when_building_interval(params: VersionParams) -> None:
-    outputs = np.array([[0.0, 1.0, 2.0]], dtype=np.float32)
-    [forecast] = postprocess(outputs, np.array([10.0]), params)
+    mean = np.array([[10.0, 12.0, 14.0]])
+    [forecast] = postprocess(mean, params, ForecastSpec(horizon=3))
     assert forecast.mean == [10.0, 12.0, 14.0]
     assert forecast.lower == [8.0, 8.0, 8.0]
     assert forecast.upper == [11.0, 14.0, 17.0]
 
 
-def test_postprocess_crops_steps_when_horizon_shorter(params: VersionParams) -> None:
-    [forecast] = postprocess(np.zeros((1, HORIZON), np.float32), np.array([1.0]), params, horizon=2)
+def test_postprocess_gives_shorter_bands_when_horizon_shorter(params: VersionParams) -> None:
+    [forecast] = postprocess(np.zeros((1, 2)), params, ForecastSpec(horizon=2))
     assert len(forecast.mean) == len(forecast.lower) == len(forecast.upper) == 2
 
 
-@pytest.mark.parametrize("horizon", [0, HORIZON + 1])
-def test_postprocess_raises_naming_horizon_when_out_of_bounds(params: VersionParams, horizon: int) -> None:
+def test_postprocess_raises_naming_levels_when_version_has_no_residual_grid(params: VersionParams) -> None:
     with pytest.raises(InvalidInput) as caught:
-        postprocess(np.zeros((1, HORIZON), np.float32), np.array([1.0]), params, horizon=horizon)
-    assert caught.value.field == "horizon"
+        postprocess(np.zeros((1, HORIZON)), params, ForecastSpec(horizon=HORIZON, levels=(80.0,)))
+    assert caught.value.field == "levels"
 
 
-def test_postprocess_raises_when_output_shape_differs(params: VersionParams) -> None:
-    with pytest.raises(ValueError, match="model output shape"):
-        postprocess(np.zeros((2, HORIZON), np.float32), np.array([1.0]), params)
+def test_postprocess_raises_when_mean_shape_differs_from_horizon(params: VersionParams) -> None:
+    with pytest.raises(ValueError, match="does not hold"):
+        postprocess(np.zeros((2, HORIZON)), params, ForecastSpec(horizon=HORIZON - 1))

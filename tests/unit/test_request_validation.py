@@ -22,7 +22,7 @@ def request(series: list[list[float | None]], horizon: int | None = None) -> For
 
 
 def test_validate_returns_model_horizon_when_none_requested() -> None:
-    assert validate_request(request([[1.0] * 4]), PARAMS, SETTINGS) == 3
+    assert validate_request(request([[1.0] * 4]), PARAMS, SETTINGS).horizon == 3
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_validate_names_field_when_input_invalid(
 
 
 def test_validate_accepts_gaps_when_window_has_observations() -> None:
-    assert validate_request(request([[None, 2.0, None, 4.0]]), PARAMS, SETTINGS) == 3
+    assert validate_request(request([[None, 2.0, None, 4.0]]), PARAMS, SETTINGS).horizon == 3
 
 
 @pytest.mark.parametrize(

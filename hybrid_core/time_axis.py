@@ -1,0 +1,138 @@
+"""Time axes of named series: validate a series' timestamps or start and frequency, and date its forecast.
+
+A series is dated by the timestamp of its last point and a pandas frequency alias (``"W-SAT"``,
+``"D"``, ``"h"``, ``"MS"``...). Its forecast's timestamps are that last point plus 1, 2 ... steps of
+the frequency. Timestamps with a UTC offset are converted to UTC and keep ``+00:00``; naive ones
+stay naive. All problems raise InvalidInput naming the field.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import BaseOffset
+
+from hybrid_core.errors import InvalidInput
+
+TimestampIn = date | datetime | str
+
+
+@dataclass(frozen=True)
+class SeriesAxis:
+    """The timestamp of a series' last point (ISO 8601) and its frequency (pandas alias)."""
+
+    last: str
+    freq: str
+
+    def as_list(self) -> list[str]:
+        """The stored form, ``[last, freq]``."""
+        return [self.last, self.freq]
+
+
+def parse_offset(freq: str, field: str) -> BaseOffset:
+    """The pandas offset of ``freq``; InvalidInput naming ``field`` for an unknown alias."""
+    try:
+        return to_offset(freq)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(
+            f"{field} {freq!r} is not a known frequency; use a pandas alias such as 'D', 'h', 'W-SAT', 'MS'",
+            field=field,
+        ) from exc
+
+
+def _timestamp(value: TimestampIn, field: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"{field} {value!r} is not an ISO 8601 date or datetime", field=field) from exc
+    if stamp is pd.NaT:
+        raise InvalidInput(f"{field} is not a date", field=field)
+    return stamp.tz_convert("UTC") if stamp.tzinfo is not None else stamp
+
+
+def axis_from_start(start: TimestampIn, freq: str, length: int, field: str) -> SeriesAxis:
+    """The axis of ``length`` points from ``start`` at ``freq``; the start must lie on the frequency."""
+    offset = parse_offset(freq, f"{field}.freq")
+    first = _timestamp(start, f"{field}.start")
+    if not offset.is_on_offset(first):
+        raise InvalidInput(
+            f"{field}.start {first.isoformat()} does not fall on frequency {freq!r}", field=f"{field}.start"
+        )
+    return SeriesAxis(last=(first + (length - 1) * offset).isoformat(), freq=offset.freqstr)
+
+
+def axis_from_timestamps(
+    timestamps: Sequence[TimestampIn], freq: str | None, length: int, field: str
+) -> SeriesAxis:
+    """The axis of explicit timestamps: one per value, strictly regular at ``freq`` (inferred if None)."""
+    if len(timestamps) != length:
+        raise InvalidInput(
+            f"{field}.timestamps holds {len(timestamps)} timestamps for {length} values",
+            field=f"{field}.timestamps",
+        )
+    stamps = [_timestamp(value, f"{field}.timestamps[{i}]") for i, value in enumerate(timestamps)]
+    if len({s.tzinfo is None for s in stamps}) > 1:
+        raise InvalidInput(
+            f"{field}.timestamps mixes naive and UTC-offset times", field=f"{field}.timestamps"
+        )
+    index = pd.DatetimeIndex(stamps)
+    if freq is None:
+        inferred = pd.infer_freq(index) if length >= 3 else None
+        if inferred is None:
+            raise InvalidInput(
+                f"{field}.timestamps are irregular (or too few to infer a frequency); send regular "
+                "timestamps and a freq",
+                field=f"{field}.timestamps",
+            )
+        freq = inferred
+    offset = parse_offset(freq, f"{field}.freq")
+    expected = pd.date_range(start=index[0], periods=length, freq=offset)
+    if not offset.is_on_offset(index[0]) or not expected.equals(index):
+        mismatch = next((i for i, (a, b) in enumerate(zip(index, expected, strict=True)) if a != b), 0)
+        raise InvalidInput(
+            f"{field}.timestamps are irregular for frequency {offset.freqstr!r} at position {mismatch}",
+            field=f"{field}.timestamps[{mismatch}]",
+        )
+    return SeriesAxis(last=index[-1].isoformat(), freq=offset.freqstr)
+
+
+def future_timestamps(axes: Sequence[SeriesAxis | None], steps: int) -> list[list[str] | None]:
+    """The ``steps`` timestamps after each axis' last point (None where a series has no axis).
+
+    Series sharing a frequency are dated together: one vectorized addition per step.
+    """
+    dated: list[list[str] | None] = [None] * len(axes)
+    by_freq: dict[str, list[int]] = defaultdict(list)
+    for position, axis in enumerate(axes):
+        if axis is not None:
+            by_freq[axis.freq].append(position)
+    for freq, positions in by_freq.items():
+        offset = to_offset(freq)
+        lasts = pd.DatetimeIndex([pd.Timestamp(axes[p].last) for p in positions])  # type: ignore[union-attr]
+        columns = [(lasts + step * offset).map(pd.Timestamp.isoformat) for step in range(1, steps + 1)]
+        for row, position in enumerate(positions):
+            dated[position] = [str(column[row]) for column in columns]
+    return dated
+
+
+_SEASONS = {"h": 24, "min": 60, "D": 7, "B": 5, "W": 52, "M": 12, "Q": 4}
+
+
+def season_length(freq: str) -> int:
+    """The seasonal period used to scale MASE: 24 for hourly, 7 daily, 52 weekly, 12 monthly, 4 quarterly.
+
+    Frequencies without a usual season (yearly, multiples such as ``15min``) give 1: the naive forecast.
+    """
+    offset = to_offset(freq)
+    if offset.n != 1:
+        return 1
+    name = offset.name.split("-")[0]
+    for prefix, season in _SEASONS.items():
+        if name == prefix or (prefix in {"M", "Q"} and name.startswith(prefix)):
+            return season
+    return 1
