@@ -67,6 +67,13 @@ class Forecast:
         return shaped
 
 
+def forecast_distance(first: Sequence[Forecast], second: Sequence[Forecast]) -> float:
+    """Mean |difference| of two answers' means (a shadow's distance from the answer it mirrors)."""
+    return float(
+        np.mean([np.abs(np.subtract(a.mean, b.mean)).mean() for a, b in zip(first, second, strict=True)])
+    )
+
+
 def fill_missing(values: SeriesValues, field: str) -> npt.NDArray[np.float64]:
     """Replace missing values by linear interpolation (edges take the nearest observed value).
 

@@ -223,3 +223,32 @@ class JobEvent(BaseModel):
     @property
     def encoded_value(self) -> bytes:
         return self.model_dump_json().encode()
+
+
+class ActualSeries(BaseModel):
+    """Observed values of one named series, one timestamp each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=256, description="The id its forecasts were asked with.")
+    timestamps: list[str] = Field(min_length=1, max_length=100_000, description="ISO 8601, one per value.")
+    values: list[float] = Field(min_length=1, max_length=100_000)
+
+
+class ActualsRequest(BaseModel):
+    """Body of ``POST /v1/actuals``."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(min_length=1, max_length=128)
+    series: list[ActualSeries] = Field(min_length=1, max_length=10_000)
+
+
+class ActualsAccepted(BaseModel):
+    """Answer of ``POST /v1/actuals`` (HTTP 202): scoring runs in the background."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    points: int = Field(description="Points in the request.")
+    new_points: int = Field(description="Points not recorded before (a point keeps its first value).")

@@ -45,6 +45,19 @@ def parse_offset(freq: str, field: str) -> BaseOffset:
         ) from exc
 
 
+def parse_timestamp(value: TimestampIn, field: str) -> pd.Timestamp:
+    """``value`` as a pandas Timestamp (UTC when it carries an offset); InvalidInput naming ``field``."""
+    return _timestamp(value, field)
+
+
+def as_utc(stamp: pd.Timestamp | str) -> datetime:
+    """A timestamp as an aware UTC datetime, naive ones read as UTC: how the database stores times."""
+    parsed = pd.Timestamp(stamp)
+    aware = parsed.tz_localize("UTC") if parsed.tzinfo is None else parsed.tz_convert("UTC")
+    result: datetime = aware.to_pydatetime()
+    return result
+
+
 def _timestamp(value: TimestampIn, field: str) -> pd.Timestamp:
     try:
         stamp = pd.Timestamp(value)

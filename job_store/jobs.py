@@ -21,7 +21,7 @@ from hybrid_core.errors import HybridError, JobCancelled
 from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.schemas import JobEvent
 from hybrid_core.series_codec import SeriesValues, pack_forecasts, pack_series, unpack_series
-from job_store.models import EventOutbox, Job, JobInput, JobResult, ShadowResult
+from job_store.models import EventOutbox, Job, JobInput, JobResult, ShadowResult, TrackedForecast
 
 ACTIVE_STATUSES = ("queued", "running")
 TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
@@ -30,6 +30,7 @@ _INPUTS: Table = JobInput.__table__  # type: ignore[assignment]
 _RESULTS: Table = JobResult.__table__  # type: ignore[assignment]
 _OUTBOX: Table = EventOutbox.__table__  # type: ignore[assignment]
 _SHADOWS: Table = ShadowResult.__table__  # type: ignore[assignment]
+_TRACKED: Table = TrackedForecast.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class Succeeded:
     interval_level: float | None = None
     meta: dict[str, Any] | None = None
     """Ids, time axes and ``direct_steps`` of the answer, kept with the result (None: none)."""
+    tracked: list[dict[str, Any]] = field(default_factory=list)
+    """``tracked_forecasts`` rows of its named, dated series (``job_store.accuracy.tracked_rows``)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ def _dialect_insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def _insert_ignoring_duplicates(session: Session, table: Any, values: dict[str, Any]) -> bool:
+def insert_ignoring_duplicates(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite; True if a row was written."""
     insert = _dialect_insert(session)
     # RETURNING tells reliably whether the row was written (rowcount is driver-dependent here).
@@ -311,6 +314,9 @@ class JobStore:
                             if r.job_id in ids
                         ],
                     )
+                    tracked = [row for r in successes if r.job_id in ids for row in r.tracked]
+                    if tracked:
+                        session.execute(_TRACKED.insert(), tracked)
                 finished += succeeded
             for failure in failures:  # rare: one statement each, in the same transaction
                 rows = session.execute(
@@ -356,10 +362,12 @@ class JobStore:
         mean_abs_diff: float | None,
         latency_s: float,
         error_code: str | None,
+        tracked: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Store a canary's shadow answer to a job (idempotent per job)."""
+        """Store a canary's shadow answer to a job (idempotent per job), with the forecasts it keeps for
+        scoring."""
         with self._sessions.begin() as session:
-            _insert_ignoring_duplicates(
+            written = insert_ignoring_duplicates(
                 session,
                 ShadowResult.__table__,
                 {
@@ -373,6 +381,8 @@ class JobStore:
                     "created_at": utcnow(),
                 },
             )
+            if written and tracked:
+                session.execute(_TRACKED.insert(), list(tracked))
 
     def active_versions(self, model: str) -> set[str]:
         """Versions that queued or running jobs of ``model`` (or their shadows) were assigned."""

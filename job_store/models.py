@@ -194,3 +194,70 @@ class ApiKey(Base):
     """Jobs of this key's tenant queued or running at once; None: HYBRID_KEY_MAX_IN_FLIGHT."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class TrackedForecast(Base):
+    """A forecast of a named, dated series, kept so that actuals can score it (``job_store.accuracy``)."""
+
+    __tablename__ = "tracked_forecasts"
+    __table_args__ = (Index("ix_tracked_forecasts_series", "model", "tenant", "series_id", "first_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    """Whose forecast: only the same tenant's actuals score it."""
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    """The job it answered (None for an unrecorded synchronous forecast)."""
+    model: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(32))
+    arm: Mapped[str] = mapped_column(String(16))
+    series_id: Mapped[str] = mapped_column(String(256))
+    freq: Mapped[str] = mapped_column(String(32))
+    last_observed: Mapped[str] = mapped_column(String(64))
+    """ISO timestamp of the series' last point: the forecast covers the next ``steps`` points."""
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    steps: Mapped[int] = mapped_column(Integer)
+    levels: Mapped[list[str]] = mapped_column(JSON)
+    packed: Mapped[bytes] = mapped_column(LargeBinary)
+    """``[1 + 2 x levels, steps]`` float64 ``.npy``: the mean, then lower and upper per level."""
+    scale: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """MASE scale: the in-sample seasonal naive MAE of the history sent (None when undefined)."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+
+
+class Actual(Base):
+    """An observed value of a named series, waiting to be scored or scored already."""
+
+    __tablename__ = "actuals"
+
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    series_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    scored_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    """How many forecasts it scored."""
+
+
+class ForecastScore(Base):
+    """One observed value scored against one forecast of it."""
+
+    __tablename__ = "forecast_scores"
+    __table_args__ = (Index("ix_forecast_scores_model_version", "model", "version", "created_at"),)
+
+    tracked_id: Mapped[int] = mapped_column(
+        ForeignKey("tracked_forecasts.id", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(32))
+    arm: Mapped[str] = mapped_column(String(16))
+    series_id: Mapped[str] = mapped_column(String(256))
+    step: Mapped[int] = mapped_column(Integer)
+    abs_error: Mapped[float] = mapped_column(Float)
+    scaled_error: Mapped[float | None] = mapped_column(Float, nullable=True)
+    covered: Mapped[list[str]] = mapped_column(JSON)
+    levels: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())

@@ -16,7 +16,8 @@ from operation_server.metrics import QUEUE_DEPTH, HttpMetrics, metrics_endpoint
 from operation_server.reconciler import reconcile
 from operation_server.retention import PRUNE_INTERVAL_S, prune_old_rows
 from operation_server.rollout.service import LOOP_INTERVAL_S as ROLLOUT_INTERVAL_S
-from operation_server.routes import forecast, health, jobs, models, rollout
+from operation_server.routes import actuals, forecast, health, jobs, models, rollout
+from operation_server.scoring_pass import SCORING_INTERVAL_S, score_actuals
 from operation_server.state import build_state
 from operation_server.sweeper import SWEEP_INTERVAL_S, expire_stale_jobs
 
@@ -39,6 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "retention",
                 lambda: prune_old_rows(settings, state.engine, state.store),
                 PRUNE_INTERVAL_S,
+            ),
+            PeriodicTask(
+                "actuals scoring", lambda: score_actuals(state.engine, state.accuracy), SCORING_INTERVAL_S
             ),
             PeriodicTask(
                 "stranded job reconciler",
@@ -74,4 +78,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(rollout.router)
     app.include_router(forecast.router)
+    app.include_router(actuals.router)
     return app

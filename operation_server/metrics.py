@@ -69,3 +69,31 @@ class HttpMetrics:
 async def metrics_endpoint(_: Request) -> Response:
     """Prometheus text exposition of this process's metrics."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+ACTUAL_POINTS = Counter("hybrid_actual_points_total", "Observed values received on /v1/actuals.", ["model"])
+SCORED_POINTS = Counter(
+    "hybrid_forecast_scored_points_total",
+    "Forecast points scored against an observed value.",
+    ["model", "version", "arm"],
+)
+ABS_ERROR = Counter(
+    "hybrid_forecast_abs_error_total",
+    "Sum of |actual - mean| over scored points (divide by scored points for the MAE).",
+    ["model", "version", "arm"],
+)
+SCALED_POINTS = Counter(
+    "hybrid_forecast_scaled_points_total",
+    "Scored points whose series has a MASE scale (a seasonal naive error from its history).",
+    ["model", "version", "arm"],
+)
+SCALED_ERROR = Counter(
+    "hybrid_forecast_scaled_error_total",
+    "Sum of |actual - mean| / scale over scaled points (divide by scaled points for the MASE).",
+    ["model", "version", "arm"],
+)
+COVERED_POINTS = Counter(
+    "hybrid_forecast_covered_points_total",
+    "Scored points inside the forecast's band at each level (divide by scored points for coverage).",
+    ["model", "version", "arm", "level"],
+)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
-from dataclasses import dataclass
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -11,6 +15,7 @@ from sqlalchemy import Engine
 
 from hybrid_core.queueing import JobQueue, make_celery
 from hybrid_core.settings import Settings
+from job_store.accuracy import AccuracyStore
 from job_store.api_keys import KeyCache, KeyStore
 from job_store.database import make_engine, make_session_factory, migrate
 from job_store.hot_state import HotJobState
@@ -23,6 +28,13 @@ from operation_server.rollout.service import RolloutService
 from operation_server.rollout.triton_sync import version_stager
 from operation_server.waiter import JobDoneWaiter
 from triton_client import AsyncTritonPool, ControlKey, TritonPool
+
+logger = logging.getLogger(__name__)
+
+
+def _finished_background(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("background work failed", exc_info=task.exception())
 
 
 @dataclass
@@ -47,6 +59,17 @@ class ApiState:
     keys: KeyCache
     """API keys, looked up through a short cache."""
     admission: Admission
+    accuracy: AccuracyStore
+    """Forecasts kept for scoring, actuals and their scores."""
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+    """Work a request started and does not wait for (sync shadow runs)."""
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the answer; a failure is logged, never raised to a caller."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        task.add_done_callback(_finished_background)
 
     def close(self) -> None:
         self.triton.close()
@@ -80,6 +103,7 @@ def build_state(settings: Settings) -> ApiState:
     triton.start_probing()
     sessions = make_session_factory(engine)
     jobs = JobStore(sessions)
+    accuracy = AccuracyStore(sessions)
     hot = HotJobState(sync_redis)
     catalog = ModelCatalog(settings.model_repository, triton)
     topic = settings.kafka_topic if settings.kafka_bootstrap_servers else None
@@ -96,8 +120,9 @@ def build_state(settings: Settings) -> ApiState:
         catalog=catalog,
         queue=queue,
         waiter=JobDoneWaiter(async_redis),
-        rollout=RolloutService(RolloutStore(sessions), jobs, catalog, version_stager(settings)),
+        rollout=RolloutService(RolloutStore(sessions), jobs, accuracy, catalog, version_stager(settings)),
         triton_aio=AsyncTritonPool(triton.replica_set, infer_timeout_s=settings.triton_timeout_s),
         keys=KeyCache(KeyStore(sessions), settings.key_cache_s),
         admission=Admission(settings, sync_redis, queue),
+        accuracy=accuracy,
     )

@@ -3,14 +3,17 @@
 ``run_forecast`` is the one service function behind ``POST /v1/models/{model}/forecast``:
 the shared ``forecast_async`` (same pre/post-processing as the worker) over the aio Triton
 client, with the same metrics as a job. ``record_forecast`` optionally stores the request
-and its result as a finished job (``?record=true``), with the job's Kafka event in the
-outbox when events are on: any worker's outbox relay publishes it.
+and its result as a finished job (``?record=true``, or when the answer gets a shadow run on
+the canary), with the job's Kafka event in the outbox when events are on: any worker's outbox
+relay publishes it. Named, dated series are kept for scoring against actuals either way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,12 +21,27 @@ import numpy.typing as npt
 from hybrid_core import metrics
 from hybrid_core.errors import HybridError
 from hybrid_core.forecast_spec import ForecastSpec
-from hybrid_core.forecasting import ForecastOutcome, forecast_async
+from hybrid_core.forecasting import AsyncInferFn, ForecastOutcome, forecast_async
+from hybrid_core.processing import Forecast, forecast_distance
 from hybrid_core.schemas import ForecastRequest
+from hybrid_core.scoring import tracked_forecasts
+from hybrid_core.version_params import VersionParams
+from job_store.accuracy import tracked_rows
 from job_store.jobs import JobStore
 from job_store.lifecycle import JobLifecycle, Succeeded
 from operation_server.versions import Resolution
 from triton_client import AsyncTritonPool, InferenceOutput
+
+
+def _infer_on(triton: AsyncTritonPool, model: str, version: str) -> AsyncInferFn:
+    async def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
+        metrics.TRITON_IN_FLIGHT.inc()
+        try:
+            return await triton.infer(model, batch, version=version)
+        finally:
+            metrics.TRITON_IN_FLIGHT.dec()
+
+    return infer
 
 
 async def run_forecast(
@@ -41,14 +59,7 @@ async def run_forecast(
     HybridError of a failed forecast after counting it.
     """
     model, version, arm = request.model, resolution.version, resolution.arm
-
-    async def infer(batch: npt.NDArray[np.float32]) -> InferenceOutput:
-        metrics.TRITON_IN_FLIGHT.inc()
-        try:
-            return await triton.infer(model, batch, version=version)
-        finally:
-            metrics.TRITON_IN_FLIGHT.dec()
-
+    infer = _infer_on(triton, model, version)
     try:
         outcome = await forecast_async(
             request.all_values(), resolution.params, infer, spec, batch_size=batch_size
@@ -63,6 +74,25 @@ async def run_forecast(
     return outcome
 
 
+def tracked_of(
+    request: ForecastRequest,
+    spec: ForecastSpec,
+    outcome: ForecastOutcome,
+    params: VersionParams,
+    *,
+    job_id: str | None,
+    tenant: str,
+    arm: str,
+) -> list[dict[str, Any]]:
+    """The ``tracked_forecasts`` rows of an answer's named, dated series (none for bare series)."""
+    if spec.ids is None or spec.axes is None:
+        return []
+    kept = tracked_forecasts(outcome.forecasts, request.all_values(), spec.ids, spec.axes, params)
+    return tracked_rows(
+        kept, job_id=job_id, tenant=tenant, model=request.model, version=outcome.version, arm=arm
+    )
+
+
 def record_forecast(
     store: JobStore,
     lifecycle: JobLifecycle,
@@ -74,11 +104,11 @@ def record_forecast(
 ) -> str:
     """Store ``request`` and ``outcome`` as a succeeded job of ``tenant`` (blocking); return its id.
 
-    No shadow run: the sync path answers from one version, so the job records none.
+    The job names its shadow version when the answer gets a shadow run (:func:`shadow_forecast`).
     """
     started = time.perf_counter()
     job_id = uuid.uuid4().hex
-    store.create(resolution.new_job(job_id, request, spec, tenant=tenant, shadow=False))
+    store.create(resolution.new_job(job_id, request, spec, tenant=tenant, shadow=True))
     done = Succeeded(
         job_id,
         outcome.version,
@@ -86,7 +116,53 @@ def record_forecast(
         dict(outcome.timings_s),
         interval_level=resolution.params.residuals.interval_level,
         meta=spec.result_meta(outcome.direct_steps),
+        tracked=tracked_of(
+            request, spec, outcome, resolution.params, job_id=job_id, tenant=tenant, arm=resolution.arm
+        ),
     )
     lifecycle.finish([done], observed=True)  # run_forecast counted it already
     metrics.observe_stages(request.model, resolution.version, {"persist_s": time.perf_counter() - started})
     return job_id
+
+
+async def shadow_forecast(
+    triton: AsyncTritonPool,
+    store: JobStore,
+    request: ForecastRequest,
+    spec: ForecastSpec,
+    params: VersionParams,
+    *,
+    job_id: str,
+    tenant: str,
+    answered: list[Forecast],
+    batch_size: int,
+) -> None:
+    """Mirror an answered sync forecast to the canary (``params``' version): store its forecast and
+    distance next to the recorded job, never return it. A failure is recorded on the shadow row."""
+    started = time.perf_counter()
+    infer = _infer_on(triton, request.model, params.version)
+    try:
+        shadow = await forecast_async(request.all_values(), params, infer, spec, batch_size=batch_size)
+    except HybridError as exc:
+        await asyncio.to_thread(
+            store.record_shadow,
+            job_id,
+            model=request.model,
+            version=params.version,
+            forecasts=None,
+            mean_abs_diff=None,
+            latency_s=time.perf_counter() - started,
+            error_code=exc.code,
+        )
+        return
+    await asyncio.to_thread(
+        store.record_shadow,
+        job_id,
+        model=request.model,
+        version=params.version,
+        forecasts=[f.as_dict() for f in shadow.forecasts],
+        mean_abs_diff=forecast_distance(answered, shadow.forecasts),
+        latency_s=time.perf_counter() - started,
+        error_code=None,
+        tracked=tracked_of(request, spec, shadow, params, job_id=job_id, tenant=tenant, arm="shadow"),
+    )

@@ -11,6 +11,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,9 +20,12 @@ from hybrid_core.errors import HybridError, RetryableError, VersionNotReady
 from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.forecasting import ForecastOutcome, MeanPaths, finish, forecast_means
 from hybrid_core.logs import job_context
-from hybrid_core.processing import Forecast
+from hybrid_core.processing import Forecast, forecast_distance
+from hybrid_core.scoring import tracked_forecasts
 from hybrid_core.series_codec import SeriesValues
 from hybrid_core.tracing import batch_span, span
+from hybrid_core.version_params import VersionParams
+from job_store.accuracy import tracked_rows
 from job_store.jobs import StartedJob
 from job_store.lifecycle import Failed, Outcome, Succeeded
 from job_store.models import Job
@@ -63,7 +67,7 @@ def _process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[st
                 outcomes.append(Failed(item.job.id, result))
             else:
                 answered[item.job.id] = result.forecasts
-                outcomes.append(_succeeded(runtime, item.job, item.spec, result))
+                outcomes.append(_succeeded(runtime, item, result))
     with span("persist"):
         finished = runtime.lifecycle.finish(outcomes)
     inputs = {item.job.id: item for item in started}
@@ -73,18 +77,35 @@ def _process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[st
     return retry
 
 
-def _succeeded(runtime: WorkerRuntime, job: Job, spec: ForecastSpec, outcome: ForecastOutcome) -> Succeeded:
+def _succeeded(runtime: WorkerRuntime, item: StartedJob, outcome: ForecastOutcome) -> Succeeded:
+    job, spec = item.job, item.spec
     timings = dict(outcome.timings_s)
     if job.started_at is not None:
         timings["queue_wait_s"] = max(0.0, (job.started_at - job.created_at).total_seconds())
-    level = runtime.params(job.model, outcome.version).residuals.interval_level
+    params = runtime.params(job.model, outcome.version)
     return Succeeded(
         job.id,
         outcome.version,
         [f.as_dict() for f in outcome.forecasts],
         timings,
-        interval_level=level,
+        interval_level=params.residuals.interval_level,
         meta=spec.result_meta(outcome.direct_steps),
+        tracked=_tracked(job, job.arm, outcome, item.series, spec, params),
+    )
+
+
+def _tracked(
+    job: Job,
+    arm: str,
+    outcome: ForecastOutcome,
+    series: Sequence[SeriesValues],
+    spec: ForecastSpec,
+    params: VersionParams,
+) -> list[dict[str, Any]]:
+    """The rows that keep the job's named, dated forecasts for scoring against actuals."""
+    kept = tracked_forecasts(outcome.forecasts, series, spec.ids, spec.axes, params)
+    return tracked_rows(
+        kept, job_id=job.id, tenant=job.tenant, model=job.model, version=outcome.version, arm=arm
     )
 
 
@@ -161,8 +182,8 @@ def run_shadow(
     assert version is not None
     started = time.perf_counter()
     try:
-        paths = _roll_out(runtime, (job.model, version, job.horizon), series)
-        shadow = finish(paths, runtime.params(job.model, version), spec)
+        params = runtime.params(job.model, version)
+        shadow = finish(_roll_out(runtime, (job.model, version, job.horizon), series), params, spec)
     except HybridError as exc:
         runtime.store.record_shadow(
             job.id,
@@ -174,14 +195,7 @@ def run_shadow(
             error_code=exc.code,
         )
         return
-    diff = float(
-        np.mean(
-            [
-                np.abs(np.subtract(a.mean, b.mean)).mean()
-                for a, b in zip(answered, shadow.forecasts, strict=True)
-            ]
-        )
-    )
+    diff = forecast_distance(answered, shadow.forecasts)
     runtime.store.record_shadow(
         job.id,
         model=job.model,
@@ -190,6 +204,7 @@ def run_shadow(
         mean_abs_diff=diff,
         latency_s=time.perf_counter() - started,
         error_code=None,
+        tracked=_tracked(job, "shadow", shadow, series, spec, params),
     )
 
 

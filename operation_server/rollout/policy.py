@@ -27,6 +27,15 @@ class Guards(BaseModel):
     max_p99_ratio: float = Field(
         default=3.0, gt=0, description="Roll back when canary p99 latency exceeds stable's times this."
     )
+    max_mase_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        description="Roll back when the canary's MASE exceeds stable's times this, on points both scored "
+        "(the canary's own or its shadow forecasts of the same series and dates); off when null.",
+    )
+    min_scored_points: int = Field(
+        default=50, ge=1, description="Points both arms scored before the accuracy guard judges."
+    )
 
 
 class RolloutSpec(BaseModel):

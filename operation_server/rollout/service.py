@@ -8,6 +8,7 @@ import threading
 import time
 
 from hybrid_core.errors import Conflict, HybridError, InvalidInput
+from job_store.accuracy import AccuracyStore
 from job_store.jobs import JobStore
 from job_store.models import RolloutPolicy
 from job_store.rollouts import RevisionConflict, RolloutStore
@@ -15,8 +16,10 @@ from operation_server.catalog import ModelCatalog
 from operation_server.rollout.policy import RolloutSpec, RolloutView, spec_of
 from operation_server.rollout.report import (
     RolloutReport,
+    accuracy_stats,
     arm_stats,
     evaluate_guards,
+    paired_accuracy,
     shadow_stats,
 )
 from operation_server.rollout.triton_sync import (
@@ -36,10 +39,16 @@ class RolloutService:
     """The one place that changes rollout policies and makes Triton follow them."""
 
     def __init__(
-        self, store: RolloutStore, jobs: JobStore, catalog: ModelCatalog, stager: VersionStager
+        self,
+        store: RolloutStore,
+        jobs: JobStore,
+        accuracy: AccuracyStore,
+        catalog: ModelCatalog,
+        stager: VersionStager,
     ) -> None:
         self.store = store
         self.jobs = jobs
+        self.accuracy = accuracy
         self.catalog = catalog
         self.stager = stager
         self._cache: dict[str, tuple[float, RolloutPolicy | None]] = {}
@@ -183,8 +192,12 @@ class RolloutService:
         wanted &= set(self.catalog.versions(model))
         return reconcile_every_replica(self.catalog.triton, self.stager, model, wanted)
 
-    def report(self, model: str) -> RolloutReport:
-        """Canary vs stable since the canary started (or over the last hour without one)."""
+    def report(self, model: str, *, accuracy: bool = True) -> RolloutReport:
+        """Canary vs stable since the canary started (or since the policy's last change without one).
+
+        ``accuracy``: also score the arms from the actuals posted since (the guard loop skips it
+        unless an accuracy guard is set).
+        """
         policy = self.store.get(model)
         if policy is None:
             raise Conflict(f"model {model!r} has no rollout policy", field="model")
@@ -198,13 +211,24 @@ class RolloutService:
             [s.mean_abs_diff for s in shadows],
             sum(1 for s in shadows if s.error_code is not None),
         )
-        verdict = evaluate_guards(stable, canary, spec_of(policy).guards) if policy.canary else None
+        paired = None
+        if accuracy:
+            versions = [v for v in (policy.stable, policy.canary) if v]
+            rows = self.accuracy.scores(model, versions, since)
+            stable.accuracy = accuracy_stats(rows, policy.stable, ["stable"])
+            if policy.canary:
+                canary.accuracy = accuracy_stats(rows, policy.canary, ["canary"])
+                shadow.accuracy = accuracy_stats(rows, policy.canary, ["shadow"])
+                paired = paired_accuracy(rows, policy.stable, policy.canary)
+        guards = spec_of(policy).guards
+        verdict = evaluate_guards(stable, canary, guards, paired) if policy.canary else None
         return RolloutReport(
             model=model,
             revision=policy.revision,
             stable=stable,
             canary=canary,
             shadow=shadow,
+            paired_accuracy=paired,
             guard_verdict=verdict,
         )
 
@@ -213,7 +237,8 @@ class RolloutService:
         policy = self.store.get(model)
         if policy is None or policy.canary is None:
             return None
-        verdict = self.report(model).guard_verdict
+        guards = spec_of(policy).guards
+        verdict = self.report(model, accuracy=guards.max_mase_ratio is not None).guard_verdict
         if verdict is None:
             return None
         logger.warning("guard tripped for %s canary %s: %s", model, policy.canary, verdict)

@@ -20,7 +20,7 @@ from operation_server.auth import JobsCaller
 from operation_server.deps import StateDep
 from operation_server.errors import documented
 from operation_server.fast_json import FastJsonRoute
-from operation_server.sync_forecast import record_forecast, run_forecast
+from operation_server.sync_forecast import record_forecast, run_forecast, shadow_forecast, tracked_of
 from operation_server.validation import validate_request
 from operation_server.versions import resolve_request
 
@@ -84,9 +84,29 @@ async def forecast_now(
             received_at=received_at,
         )
     job_id = None
-    if record:
+    shadow = resolution.shadow_version
+    if record or shadow:
         job_id = await asyncio.to_thread(
             record_forecast, state.store, state.lifecycle, body, resolution, spec, outcome, caller.tenant
+        )
+    elif spec.ids is not None and spec.axes is not None:
+        tracked = tracked_of(
+            body, spec, outcome, resolution.params, job_id=None, tenant=caller.tenant, arm=resolution.arm
+        )
+        await asyncio.to_thread(state.accuracy.track, tracked)
+    if shadow and job_id is not None:
+        state.spawn(
+            shadow_forecast(
+                state.triton_aio,
+                state.store,
+                body,
+                spec,
+                state.catalog.params(model, shadow),
+                job_id=job_id,
+                tenant=caller.tenant,
+                answered=outcome.forecasts,
+                batch_size=state.settings.infer_batch_size,
+            )
         )
     # Built from values we produced (no re-validation) and serialized once by pydantic-core:
     # returning the model would make FastAPI validate and encode it again.
