@@ -189,6 +189,24 @@ class AccuracyStore:
                 )
             return scores
 
+    def prune(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` kept forecasts whose last date is before ``before`` (with their scores),
+        and as many scored actuals dated before it; return how many rows went."""
+        with self._sessions.begin() as session:
+            ids = session.scalars(select(_TRACKED.c.id).where(_TRACKED.c.last_at < before).limit(limit)).all()
+            if ids:
+                session.execute(_SCORES.delete().where(_SCORES.c.tracked_id.in_(ids)))
+                session.execute(_TRACKED.delete().where(_TRACKED.c.id.in_(ids)))
+            keys = session.execute(
+                select(_ACTUALS.c.model, _ACTUALS.c.tenant, _ACTUALS.c.series_id, _ACTUALS.c.at)
+                .where(_ACTUALS.c.at < before, _ACTUALS.c.scored_at.is_not(None))
+                .limit(limit)
+            ).all()
+            if keys:
+                columns = (_ACTUALS.c.model, _ACTUALS.c.tenant, _ACTUALS.c.series_id, _ACTUALS.c.at)
+                session.execute(_ACTUALS.delete().where(tuple_(*columns).in_([tuple(k) for k in keys])))
+            return len(ids) + len(keys)
+
     def scores(
         self, model: str, versions: Sequence[str], since: datetime, *, limit: int = 200_000
     ) -> list[ScoreRow]:

@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             PeriodicTask("job sweeper", lambda: expire_stale_jobs(state), sweep_interval_s),
             PeriodicTask(
                 "retention",
-                lambda: prune_old_rows(settings, state.engine, state.store),
+                lambda: prune_old_rows(settings, state.engine, state.store, state.accuracy),
                 PRUNE_INTERVAL_S,
             ),
             PeriodicTask(

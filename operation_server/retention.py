@@ -1,5 +1,6 @@
-"""Retention: finished jobs (with their inputs, results and shadows) and published events older than
-``retention_days`` are deleted, in bounded batches, by one API process at a time."""
+"""Retention: finished jobs (with their inputs, results and shadows), published events, and forecasts
+kept for scoring and actuals dated before the cutoff, older than ``retention_days``, are deleted in
+bounded batches by one API process at a time."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from hybrid_core.settings import Settings
+from job_store.accuracy import AccuracyStore
 from job_store.jobs import JobStore, utcnow
 from job_store.pass_lock import exclusive_pass
 
@@ -20,7 +22,9 @@ MAX_BATCHES_PER_PASS = 20
 """A pass deletes at most 20,000 jobs and 20,000 events: bounded transactions, bounded time."""
 
 
-def prune_old_rows(settings: Settings, engine: Engine, store: JobStore) -> tuple[int, int]:
+def prune_old_rows(
+    settings: Settings, engine: Engine, store: JobStore, accuracy: AccuracyStore
+) -> tuple[int, int]:
     """One retention pass; return (jobs, events) deleted (0, 0 when another process runs it)."""
     if not settings.retention_days:
         return (0, 0)
@@ -38,6 +42,9 @@ def prune_old_rows(settings: Settings, engine: Engine, store: JobStore) -> tuple
             deleted = store.prune_published_events(cutoff, limit=BATCH_ROWS)
             events += deleted
             if deleted < BATCH_ROWS:
+                break
+        for _ in range(MAX_BATCHES_PER_PASS):
+            if accuracy.prune(cutoff, limit=BATCH_ROWS) < BATCH_ROWS:
                 break
     if jobs or events:
         logger.info(
