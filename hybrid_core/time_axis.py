@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset
@@ -114,22 +115,46 @@ def axis_from_timestamps(
     return SeriesAxis(last=index[-1].isoformat(), freq=offset.freqstr)
 
 
+FEW_DISTINCT_LASTS = 8
+
+
 def future_timestamps(axes: Sequence[SeriesAxis | None], steps: int) -> list[list[str] | None]:
     """The ``steps`` timestamps after each axis' last point (None where a series has no axis).
 
-    Series sharing a frequency are dated together: one vectorized addition per step.
+    Series sharing a frequency are dated together (one vectorized addition per step over their
+    distinct last points), and series sharing a last point share one list.
     """
     dated: list[list[str] | None] = [None] * len(axes)
-    by_freq: dict[str, list[int]] = defaultdict(list)
+    groups: dict[tuple[str, bool], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for position, axis in enumerate(axes):
         if axis is not None:
-            by_freq[axis.freq].append(position)
-    for freq, positions in by_freq.items():
+            aware = "+" in axis.last[10:] or axis.last.endswith("Z")
+            groups[(axis.freq, aware)][axis.last].append(position)
+    for (freq, aware), by_last in groups.items():
         offset = to_offset(freq)
-        lasts = pd.DatetimeIndex([pd.Timestamp(axes[p].last) for p in positions])  # type: ignore[union-attr]
-        columns = [(lasts + step * offset).map(pd.Timestamp.isoformat) for step in range(1, steps + 1)]
-        for row, position in enumerate(positions):
-            dated[position] = [str(column[row]) for column in columns]
+        lasts = list(by_last)
+        index = pd.DatetimeIndex([pd.Timestamp(last) for last in lasts])
+        if aware:
+            index = index.tz_convert("UTC").tz_localize(None)
+        if len(lasts) <= FEW_DISTINCT_LASTS:  # date_range per last point beats per-step additions here
+            stamps = np.stack(
+                [
+                    pd.date_range(last + offset, periods=steps, freq=offset).to_numpy("datetime64[ns]")
+                    for last in index
+                ]
+            )
+        else:
+            stamps = np.stack(
+                [(index + step * offset).to_numpy("datetime64[ns]") for step in range(1, steps + 1)], axis=1
+            )
+        whole_seconds = bool((stamps.astype(np.int64) % 1_000_000_000 == 0).all())
+        text = np.datetime_as_string(stamps, unit="s" if whole_seconds else "ns")
+        if aware:
+            text = np.char.add(text, "+00:00")
+        for row, last in enumerate(lasts):
+            shared = text[row].tolist()
+            for position in by_last[last]:
+                dated[position] = shared
     return dated
 
 
