@@ -44,13 +44,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     start.add_argument("--min-requests", type=int, help="guard: canary requests before judging")
     start.add_argument("--max-error-rate-delta", type=float, help="guard: allowed extra error rate")
     start.add_argument("--max-p99-ratio", type=float, help="guard: allowed p99 ratio to stable")
+    start.add_argument(
+        "--max-mase-ratio", type=float, help="guard: allowed canary MASE over stable's on points both scored"
+    )
+    start.add_argument("--min-scored-points", type=int, help="guard: points both arms scored before judging")
     parser.set_defaults(handler=run)
 
 
 def _start_body(client: httpx.Client, args: argparse.Namespace) -> dict[str, Any]:
     current = _checked(client.get(f"/v1/models/{args.model}/rollout"))
     guards = dict(current.get("guards") or {})
-    for name in ("min_requests", "max_error_rate_delta", "max_p99_ratio"):
+    for name in (
+        "min_requests",
+        "max_error_rate_delta",
+        "max_p99_ratio",
+        "max_mase_ratio",
+        "min_scored_points",
+    ):
         value = getattr(args, name)
         if value is not None:
             guards[name] = value

@@ -30,6 +30,11 @@ KNOWN_METRICS = {
     "hybrid_triton_requests_in_flight",
     "hybrid_kafka_events_pending",
     "hybrid_job_duration_seconds_bucket",
+    "hybrid_forecast_scored_points_total",
+    "hybrid_forecast_abs_error_total",
+    "hybrid_forecast_scaled_points_total",
+    "hybrid_forecast_scaled_error_total",
+    "hybrid_forecast_covered_points_total",
     "nv_inference_count",
     "nv_inference_exec_count",
     "nv_inference_queue_duration_us",
@@ -161,3 +166,9 @@ def test_grafana_provisioning_points_at_mounted_dashboards_when_compose_runs() -
     assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
     datasource = yaml.safe_load(DATASOURCES.read_text())["datasources"][0]
     assert datasource["url"] == "http://prometheus:9090"
+
+
+def test_dashboard_shows_accuracy_when_actuals_are_scored(panels: list[dict[str, Any]]) -> None:
+    mase = " ".join(_exprs(_panel(panels, "MASE")))
+    assert "hybrid_forecast_scaled_error_total" in mase and "hybrid_forecast_scaled_points_total" in mase
+    assert "hybrid_forecast_covered_points_total" in " ".join(_exprs(_panel(panels, "coverage")))
