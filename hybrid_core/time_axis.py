@@ -80,6 +80,24 @@ def axis_from_start(start: TimestampIn, freq: str, length: int, field: str) -> S
     return SeriesAxis(last=(first + (length - 1) * offset).isoformat(), freq=offset.freqstr)
 
 
+def _parse_all(timestamps: Sequence[TimestampIn], field: str) -> pd.DatetimeIndex:
+    """Every timestamp at once (UTC when they carry offsets); on failure, find and name the bad one."""
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(list(timestamps), format="ISO8601"))
+    except (ValueError, TypeError):
+        stamps = [_timestamp(value, f"{field}.timestamps[{i}]") for i, value in enumerate(timestamps)]
+        if len({s.tzinfo is None for s in stamps}) > 1:
+            message = f"{field}.timestamps mixes naive and UTC-offset times"
+            raise InvalidInput(message, field=f"{field}.timestamps") from None
+        index = pd.DatetimeIndex(stamps)
+    if index.hasnans:
+        position = int(index.isna().argmax())
+        raise InvalidInput(
+            f"{field}.timestamps[{position}] is not a date", field=f"{field}.timestamps[{position}]"
+        )
+    return index.tz_convert("UTC") if index.tz is not None else index
+
+
 def axis_from_timestamps(
     timestamps: Sequence[TimestampIn], freq: str | None, length: int, field: str
 ) -> SeriesAxis:
@@ -89,29 +107,25 @@ def axis_from_timestamps(
             f"{field}.timestamps holds {len(timestamps)} timestamps for {length} values",
             field=f"{field}.timestamps",
         )
-    stamps = [_timestamp(value, f"{field}.timestamps[{i}]") for i, value in enumerate(timestamps)]
-    if len({s.tzinfo is None for s in stamps}) > 1:
+    index = _parse_all(timestamps, field)
+    inferred = pd.infer_freq(index) if length >= 3 else None  # vectorized; None when irregular
+    if freq is None and inferred is None:
         raise InvalidInput(
-            f"{field}.timestamps mixes naive and UTC-offset times", field=f"{field}.timestamps"
+            f"{field}.timestamps are irregular (or too few to infer a frequency); send regular "
+            "timestamps and a freq",
+            field=f"{field}.timestamps",
         )
-    index = pd.DatetimeIndex(stamps)
-    if freq is None:
-        inferred = pd.infer_freq(index) if length >= 3 else None
-        if inferred is None:
+    offset = parse_offset(freq or str(inferred), f"{field}.freq")
+    regular = inferred is not None and to_offset(inferred) == offset and offset.is_on_offset(index[0])
+    if not regular:
+        # The slow check (date_range walks non-fixed offsets point by point) names the first bad one.
+        expected = pd.date_range(start=index[0], periods=length, freq=offset)
+        if not offset.is_on_offset(index[0]) or not expected.equals(index):
+            mismatch = next((i for i, (a, b) in enumerate(zip(index, expected, strict=True)) if a != b), 0)
             raise InvalidInput(
-                f"{field}.timestamps are irregular (or too few to infer a frequency); send regular "
-                "timestamps and a freq",
-                field=f"{field}.timestamps",
+                f"{field}.timestamps are irregular for frequency {offset.freqstr!r} at position {mismatch}",
+                field=f"{field}.timestamps[{mismatch}]",
             )
-        freq = inferred
-    offset = parse_offset(freq, f"{field}.freq")
-    expected = pd.date_range(start=index[0], periods=length, freq=offset)
-    if not offset.is_on_offset(index[0]) or not expected.equals(index):
-        mismatch = next((i for i, (a, b) in enumerate(zip(index, expected, strict=True)) if a != b), 0)
-        raise InvalidInput(
-            f"{field}.timestamps are irregular for frequency {offset.freqstr!r} at position {mismatch}",
-            field=f"{field}.timestamps[{mismatch}]",
-        )
     return SeriesAxis(last=index[-1].isoformat(), freq=offset.freqstr)
 
 
