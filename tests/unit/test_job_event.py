@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from hybrid_core.errors import JobExpired
@@ -47,3 +48,17 @@ def test_job_event_carries_reason_when_job_failed() -> None:
     event = job_event(job(1), error=JobExpired("too late"))
     assert event.status == "failed"
     assert event.error is not None and event.error.code == "job_expired"
+
+
+def test_job_event_carries_ids_timestamps_and_bands_when_the_request_named_them() -> None:
+    named = {
+        "id": "sensor-7",
+        "timestamps": ["2024-01-01T00:00:00", "2024-01-01T01:00:00"],
+        **forecasts(1)[0],
+        "intervals": {"80": {"lower": [0.7, 1.7], "upper": [1.3, 2.3]}},
+    }
+    event = job_event(job(1), forecasts=[named], direct_steps=None)
+    value = json.loads(event.encoded_value)
+    assert value["forecasts"] == [named]
+    plain = json.loads(job_event(job(1), forecasts=forecasts(1)).encoded_value)
+    assert set(plain["forecasts"][0]) == {"mean", "lower", "upper"}
