@@ -105,6 +105,21 @@ class Succeeded:
 
 
 @dataclass(frozen=True)
+class ShadowRecord:
+    """A canary's shadow answer to a job: its forecasts and distance, or the code of its failure."""
+
+    job_id: str
+    model: str
+    version: str
+    latency_s: float
+    forecasts: list[dict[str, Any]] | None = None
+    mean_abs_diff: float | None = None
+    error_code: str | None = None
+    tracked: Sequence[dict[str, Any]] = ()
+    """``tracked_forecasts`` rows of its named, dated series (arm ``shadow``)."""
+
+
+@dataclass(frozen=True)
 class Failed:
     """A job's final error."""
 
@@ -352,37 +367,30 @@ class JobStore:
             ],
         )
 
-    def record_shadow(
-        self,
-        job_id: str,
-        *,
-        model: str,
-        version: str,
-        forecasts: list[dict[str, Any]] | None,
-        mean_abs_diff: float | None,
-        latency_s: float,
-        error_code: str | None,
-        tracked: Sequence[dict[str, Any]] = (),
-    ) -> None:
-        """Store a canary's shadow answer to a job (idempotent per job), with the forecasts it keeps for
-        scoring."""
+    def record_shadows(self, shadows: Sequence[ShadowRecord]) -> None:
+        """Store canaries' shadow answers to jobs in one transaction (idempotent per job), each with
+        the forecasts it keeps for scoring."""
+        if not shadows:
+            return
+        now = utcnow()
         with self._sessions.begin() as session:
-            written = insert_ignoring_duplicates(
-                session,
-                ShadowResult.__table__,
-                {
-                    "job_id": job_id,
-                    "model": model,
-                    "version": version,
-                    "forecasts": forecasts,
-                    "mean_abs_diff": mean_abs_diff,
-                    "latency_s": latency_s,
-                    "error_code": error_code,
-                    "created_at": utcnow(),
-                },
-            )
-            if written and tracked:
-                session.execute(_TRACKED.insert(), list(tracked))
+            for shadow in shadows:
+                written = insert_ignoring_duplicates(
+                    session,
+                    _SHADOWS,
+                    {
+                        "job_id": shadow.job_id,
+                        "model": shadow.model,
+                        "version": shadow.version,
+                        "forecasts": shadow.forecasts,
+                        "mean_abs_diff": shadow.mean_abs_diff,
+                        "latency_s": shadow.latency_s,
+                        "error_code": shadow.error_code,
+                        "created_at": now,
+                    },
+                )
+                if written and shadow.tracked:
+                    session.execute(_TRACKED.insert(), list(shadow.tracked))
 
     def active_versions(self, model: str) -> set[str]:
         """Versions that queued or running jobs of ``model`` (or their shadows) were assigned."""

@@ -27,7 +27,7 @@ from hybrid_core.schemas import ForecastRequest
 from hybrid_core.scoring import tracked_forecasts
 from hybrid_core.version_params import VersionParams
 from job_store.accuracy import tracked_rows
-from job_store.jobs import JobStore
+from job_store.jobs import JobStore, ShadowRecord
 from job_store.lifecycle import JobLifecycle, Succeeded
 from operation_server.versions import Resolution
 from triton_client import AsyncTritonPool, InferenceOutput
@@ -144,25 +144,18 @@ async def shadow_forecast(
     try:
         shadow = await forecast_async(request.all_values(), params, infer, spec, batch_size=batch_size)
     except HybridError as exc:
-        await asyncio.to_thread(
-            store.record_shadow,
-            job_id,
-            model=request.model,
-            version=params.version,
-            forecasts=None,
-            mean_abs_diff=None,
-            latency_s=time.perf_counter() - started,
-            error_code=exc.code,
+        failed = ShadowRecord(
+            job_id, request.model, params.version, time.perf_counter() - started, error_code=exc.code
         )
+        await asyncio.to_thread(store.record_shadows, [failed])
         return
-    await asyncio.to_thread(
-        store.record_shadow,
+    record = ShadowRecord(
         job_id,
-        model=request.model,
-        version=params.version,
+        request.model,
+        params.version,
+        time.perf_counter() - started,
         forecasts=[f.as_dict() for f in shadow.forecasts],
         mean_abs_diff=forecast_distance(answered, shadow.forecasts),
-        latency_s=time.perf_counter() - started,
-        error_code=None,
         tracked=tracked_of(request, spec, shadow, params, job_id=job_id, tenant=tenant, arm="shadow"),
     )
+    await asyncio.to_thread(store.record_shadows, [record])

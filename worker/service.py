@@ -26,7 +26,7 @@ from hybrid_core.series_codec import SeriesValues
 from hybrid_core.tracing import batch_span, span
 from hybrid_core.version_params import VersionParams
 from job_store.accuracy import tracked_rows
-from job_store.jobs import StartedJob
+from job_store.jobs import ShadowRecord, StartedJob
 from job_store.lifecycle import Failed, Outcome, Succeeded
 from job_store.models import Job
 from triton_client import InferenceOutput
@@ -71,9 +71,14 @@ def _process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[st
     with span("persist"):
         finished = runtime.lifecycle.finish(outcomes)
     inputs = {item.job.id: item for item in started}
-    for job in finished:
-        if job.shadow_version and job.id in answered:
-            run_shadow(runtime, job, inputs[job.id].series, inputs[job.id].spec, answered[job.id])
+    mirrored = [
+        (job, inputs[job.id], answered[job.id])
+        for job in finished
+        if job.shadow_version and job.id in answered
+    ]
+    if mirrored:
+        with span("shadows", jobs=len(mirrored)):
+            run_shadows(runtime, mirrored)
     return retry
 
 
@@ -167,44 +172,47 @@ def _as_failure(exc: Exception, job_id: str) -> HybridError:
     return HybridError(f"internal error: {type(exc).__name__}: {exc}")
 
 
-def run_shadow(
+def run_shadows(runtime: WorkerRuntime, mirrored: Sequence[tuple[Job, StartedJob, list[Forecast]]]) -> None:
+    """Mirror stable jobs to their canary: store each shadow forecast and its distance, never return it.
+
+    Shadows of one model, canary version and horizon share one set of Triton calls, and all are
+    stored in one transaction. A shadow's failure is recorded on its row and never touches the job.
+    """
+    groups: dict[GroupKey, list[tuple[Job, StartedJob, list[Forecast]]]] = defaultdict(list)
+    for job, item, answered in mirrored:
+        assert job.shadow_version is not None
+        groups[(job.model, job.shadow_version, job.horizon)].append((job, item, answered))
+    records: list[ShadowRecord] = []
+    for key, members in groups.items():
+        started = time.perf_counter()
+        results = _forecast_group(runtime, key, [item for _, item, _ in members])
+        latency_s = time.perf_counter() - started
+        for (job, item, answered), (_, result) in zip(members, results, strict=True):
+            records.append(_shadow_record(runtime, job, item, answered, key, result, latency_s))
+    runtime.store.record_shadows(records)
+
+
+def _shadow_record(
     runtime: WorkerRuntime,
     job: Job,
-    series: Sequence[SeriesValues],
-    spec: ForecastSpec,
+    item: StartedJob,
     answered: list[Forecast],
-) -> None:
-    """Mirror a stable job to the canary: store its forecast and distance, never return it.
-
-    A shadow failure is recorded on the shadow row and never touches the job.
-    """
-    version = job.shadow_version
-    assert version is not None
-    started = time.perf_counter()
-    try:
-        params = runtime.params(job.model, version)
-        shadow = finish(_roll_out(runtime, (job.model, version, job.horizon), series), params, spec)
-    except HybridError as exc:
-        runtime.store.record_shadow(
-            job.id,
-            model=job.model,
-            version=version,
-            forecasts=None,
-            mean_abs_diff=None,
-            latency_s=time.perf_counter() - started,
-            error_code=exc.code,
-        )
-        return
-    diff = forecast_distance(answered, shadow.forecasts)
-    runtime.store.record_shadow(
+    key: GroupKey,
+    result: ForecastOutcome | HybridError,
+    latency_s: float,
+) -> ShadowRecord:
+    model, version, _ = key
+    if isinstance(result, HybridError):
+        return ShadowRecord(job.id, model, version, latency_s, error_code=result.code)
+    params = runtime.params(model, version)
+    return ShadowRecord(
         job.id,
-        model=job.model,
-        version=version,
-        forecasts=[f.as_dict() for f in shadow.forecasts],
-        mean_abs_diff=diff,
-        latency_s=time.perf_counter() - started,
-        error_code=None,
-        tracked=_tracked(job, "shadow", shadow, series, spec, params),
+        model,
+        version,
+        latency_s,
+        forecasts=[f.as_dict() for f in result.forecasts],
+        mean_abs_diff=forecast_distance(answered, result.forecasts),
+        tracked=_tracked(job, "shadow", result, item.series, item.spec, params),
     )
 
 
