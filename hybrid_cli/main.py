@@ -24,6 +24,7 @@ _COMMANDS: dict[str, str] = {
     "bench": "benchmarks.cli",
     "rollout": "hybrid_cli.rollout",
     "keys": "hybrid_cli.keys",
+    "backtest": "hybrid_client.cli",
 }
 
 

@@ -1,0 +1,333 @@
+"""hybrid_client against an in-process fake of the API (httpx.MockTransport): requests, frames, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from hybrid_client import (
+    AsyncHybridClient,
+    HybridClient,
+    InvalidInput,
+    JobFailed,
+    RequestLimits,
+    RetryPolicy,
+    ServiceUnavailable,
+    TooManyRequests,
+)
+from hybrid_client.frames import label
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def weekly_frame(ids: tuple[str, ...] = ("a", "b"), points: int = 30) -> pd.DataFrame:
+    stamps = pd.date_range("2001-01-06", periods=points, freq="W-SAT")
+    return pd.concat(
+        [
+            pd.DataFrame({"unique_id": uid, "ds": stamps, "y": np.arange(points, dtype=float) + 10 * i})
+            for i, uid in enumerate(ids)
+        ],
+        ignore_index=True,
+    )
+
+
+def fake_forecast(body: dict[str, Any]) -> dict[str, Any]:
+    """What the API answers for ``body``: mean = last value, bands +-level/10, dated from start+freq."""
+    horizon = body.get("horizon", 3)
+    forecasts = []
+    for series in body["series"]:
+        last = [v for v in series["values"] if v is not None][-1]
+        mean = [last] * horizon
+        forecast: dict[str, Any] = {"id": series["id"], "mean": mean, "lower": mean, "upper": mean}
+        if "start" in series:
+            axis = pd.date_range(
+                series["start"], periods=len(series["values"]) + horizon, freq=series["freq"]
+            )
+            forecast["timestamps"] = [s.isoformat() for s in axis[-horizon:]]
+        if body.get("levels"):
+            forecast["intervals"] = {
+                label(lv): {"lower": [last - lv / 10] * horizon, "upper": [last + lv / 10] * horizon}
+                for lv in body["levels"]
+            }
+        if body.get("quantiles"):
+            forecast["quantiles"] = {label(q): [last + q] * horizon for q in body["quantiles"]}
+        forecasts.append(forecast)
+    return {
+        "model": body["model"],
+        "version": "1",
+        "arm": "latest",
+        "horizon": horizon,
+        "interval_level": 0.9,
+        "forecasts": forecasts,
+        "timings_s": {},
+    }
+
+
+class FakeApi:
+    """Records every request; answers forecasts, jobs and models like the API's contract."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.jobs: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path
+        if path.endswith("/forecast"):
+            return httpx.Response(200, json=fake_forecast(json.loads(request.content)))
+        if path == "/v1/jobs":
+            job_id = f"job{len(self.jobs)}"
+            answer = fake_forecast(json.loads(request.content))
+            self.jobs[job_id] = {**answer, "job_id": job_id, "status": "succeeded"}
+            return httpx.Response(
+                202, json={"job_id": job_id, "status": "queued", "version": "1", "arm": "latest"}
+            )
+        if path.startswith("/v1/jobs/"):
+            return httpx.Response(200, json=self.jobs[path.rsplit("/", 1)[1]])
+        if path.startswith("/v1/models/"):
+            return httpx.Response(200, json={"versions": [{"version": "1", "window": 4}]})
+        if path == "/v1/actuals":
+            body = json.loads(request.content)
+            return httpx.Response(202, json={"points": sum(len(s["values"]) for s in body["series"])})
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": path}})
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests if r.method == "POST"]
+
+
+def client_of(handler: Handler, **kwargs: Any) -> HybridClient:
+    return HybridClient("http://api", transport=httpx.MockTransport(handler), **kwargs)
+
+
+def test_forecast_sends_named_series_with_start_and_freq_when_ds_is_regular() -> None:
+    api = FakeApi()
+    with client_of(api) as client:
+        client.forecast(weekly_frame(), "lstm_timeseries", horizon=3, levels=[80, 95], version="2")
+    (body,) = api.bodies()
+    assert body["model"] == "lstm_timeseries" and body["version"] == "2" and body["levels"] == [80, 95]
+    assert [s["id"] for s in body["series"]] == ["a", "b"]
+    assert body["series"][0]["start"] == "2001-01-06T00:00:00" and body["series"][0]["freq"] == "W-SAT"
+    assert "quantiles" not in body and "routing_key" not in body
+
+
+def test_forecast_sends_null_for_gaps_when_a_series_misses_timestamps() -> None:
+    api = FakeApi()
+    frame = weekly_frame(("a",), 10).drop(index=[4, 5])
+    with client_of(api) as client:
+        client.forecast(frame, "m", freq="W-SAT")
+    values = api.bodies()[0]["series"][0]["values"]
+    assert len(values) == 10 and values[4] is None and values[5] is None and values[6] == 6.0
+
+
+def test_forecast_returns_long_frame_with_level_and_quantile_columns_when_asked() -> None:
+    with client_of(FakeApi()) as client:
+        out = client.forecast(weekly_frame(), "m", horizon=3, levels=[80, 95], quantiles=[0.1, 0.9])
+    assert list(out.columns) == [
+        "unique_id",
+        "ds",
+        "mean",
+        "lo-80",
+        "hi-80",
+        "lo-95",
+        "hi-95",
+        "q-0.1",
+        "q-0.9",
+    ]
+    assert list(out["unique_id"]) == ["a"] * 3 + ["b"] * 3
+    assert out["ds"].iloc[0] == pd.Timestamp("2001-08-04")  # the 31st Saturday from 2001-01-06
+    assert out.loc[0, "lo-80"] == pytest.approx(29 - 8) and out.loc[0, "hi-95"] == pytest.approx(29 + 9.5)
+    assert out.attrs["version"] == "1"
+
+
+def test_forecast_gives_the_versions_own_band_when_no_level_asked() -> None:
+    with client_of(FakeApi()) as client:
+        out = client.forecast(weekly_frame(), "m")
+    assert list(out.columns) == ["unique_id", "ds", "mean", "lo-90", "hi-90"]
+
+
+def test_forecast_numbers_steps_on_when_ds_is_an_integer() -> None:
+    api = FakeApi()
+    frame = pd.DataFrame({"unique_id": [7] * 5, "ds": range(1, 6), "y": [1.0, 2, 3, 4, 5]})
+    with client_of(api) as client:
+        out = client.forecast(frame, "m", horizon=2)
+    assert api.bodies()[0]["series"][0] == {"id": "7", "values": [1.0, 2, 3, 4, 5]}
+    assert list(out["ds"]) == [6, 7] and list(out["unique_id"]) == [7, 7]
+
+
+def test_forecast_splits_into_several_requests_with_one_routing_key_when_frame_is_large() -> None:
+    api = FakeApi()
+    frame = weekly_frame(tuple("abcde"))
+    with client_of(api, limits=RequestLimits(max_series=2)) as client:
+        out = client.forecast(frame, "m", horizon=2)
+    bodies = api.bodies()
+    assert [len(b["series"]) for b in bodies] == [2, 2, 1]
+    assert len({b["routing_key"] for b in bodies}) == 1
+    assert list(out["unique_id"].unique()) == list("abcde")
+
+
+def test_forecast_refuses_frame_when_frequency_cannot_be_inferred() -> None:
+    frame = pd.DataFrame(
+        {"unique_id": "a", "ds": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-10"]), "y": [1.0, 2, 3]}
+    )
+    with client_of(FakeApi()) as client, pytest.raises(ValueError, match="freq="):
+        client.forecast(frame, "m")
+
+
+def test_wait_returns_the_submitted_jobs_forecasts_when_they_succeed() -> None:
+    api = FakeApi()
+    with client_of(api, limits=RequestLimits(max_series=1)) as client:
+        submission = client.submit(weekly_frame(), "m", horizon=2)
+        out = client.wait(submission)
+    assert submission.job_ids == ("job0", "job1")
+    assert list(out["unique_id"]) == ["a", "a", "b", "b"]
+
+
+def test_wait_raises_job_failed_with_the_jobs_code_when_the_job_failed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "job_id": "j",
+                "status": "failed",
+                "error": {"code": "triton_unavailable", "message": "down"},
+            },
+        )
+
+    with client_of(handler) as client, pytest.raises(JobFailed) as caught:
+        client.wait("j")
+    assert caught.value.code == "triton_unavailable"
+
+
+def test_actuals_sends_timestamps_and_observed_values_when_given_a_frame() -> None:
+    api = FakeApi()
+    frame = weekly_frame(("a",), 3)
+    frame.loc[1, "y"] = np.nan
+    with client_of(api) as client:
+        points = client.actuals(frame, "m")
+    (body,) = api.bodies()
+    assert points == 2
+    assert body["series"] == [
+        {"id": "a", "timestamps": ["2001-01-06T00:00:00", "2001-01-20T00:00:00"], "values": [0.0, 2.0]}
+    ]
+
+
+def test_errors_map_envelope_to_typed_exception_when_api_answers_422() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        error = {"code": "invalid_input", "message": "unknown", "field": "series[0].freq"}
+        return httpx.Response(422, json={"error": error})
+
+    with client_of(handler) as client, pytest.raises(InvalidInput) as caught:
+        client.forecast(weekly_frame(), "m")
+    error = caught.value
+    assert (error.status, error.code, error.field, error.retryable) == (
+        422,
+        "invalid_input",
+        "series[0].freq",
+        False,
+    )
+
+
+def test_retry_waits_retry_after_then_succeeds_when_api_answers_429() -> None:
+    api = FakeApi()
+    answers = iter(
+        [
+            httpx.Response(
+                429,
+                headers={"Retry-After": "2"},
+                json={"error": {"code": "too_many_requests", "message": "slow"}},
+            )
+        ]
+    )
+    slept: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers, None) or api(request)
+
+    with client_of(handler, sleep=slept.append) as client:
+        out = client.forecast(weekly_frame(), "m")
+    assert slept == [2.0] and len(out) > 0
+
+
+def test_retry_gives_up_with_retryable_error_when_503_persists() -> None:
+    slept: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            503,
+            headers={"Retry-After": "100"},
+            json={"error": {"code": "sync_at_capacity", "message": "busy"}},
+        )
+
+    policy = RetryPolicy(max_retries=2, max_delay_s=5)
+    with (
+        client_of(handler, sleep=slept.append, retry=policy) as client,
+        pytest.raises(ServiceUnavailable) as caught,
+    ):
+        client.forecast(weekly_frame(), "m")
+    assert slept == [5.0, 5.0]  # capped at max_delay_s
+    assert (
+        caught.value.retryable
+        and caught.value.retry_after_s == 100
+        and caught.value.code == "sync_at_capacity"
+    )
+
+
+def test_retry_is_not_attempted_when_error_is_permanent() -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(404, json={"error": {"code": "model_not_found", "message": "no"}})
+
+    with client_of(handler) as client, pytest.raises(Exception) as caught:
+        client.forecast(weekly_frame(), "nope")
+    assert len(calls) == 1 and not getattr(caught.value, "retryable", True)
+
+
+def test_async_client_retries_and_returns_the_same_frame_when_chunks_run_concurrently() -> None:
+    api = FakeApi()
+    first = [True]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if first[0]:
+            first[0] = False
+            return httpx.Response(
+                429,
+                headers={"Retry-After": "0"},
+                json={"error": {"code": "too_many_requests", "message": "x"}},
+            )
+        return api(request)
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def run() -> pd.DataFrame:
+        async with AsyncHybridClient(
+            "http://api",
+            transport=httpx.MockTransport(handler),
+            limits=RequestLimits(max_series=1),
+            sleep=sleep,
+        ) as client:
+            submission = await client.submit(weekly_frame(("a", "b", "c")), "m", horizon=2)
+            return await client.wait(submission)
+
+    out = asyncio.run(run())
+    assert slept == [0.0]
+    assert sorted(out["unique_id"].unique()) == ["a", "b", "c"] and len(out) == 6
+
+
+def test_too_many_requests_is_raised_when_retries_are_off() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"error": {"code": "too_many_requests", "message": "x"}})
+
+    with client_of(handler, retry=RetryPolicy(max_retries=0)) as client, pytest.raises(TooManyRequests):
+        client.forecast(weekly_frame(), "m")

@@ -1,0 +1,71 @@
+"""Rolling-origin backtests of hybrid_client: folds, MASE scale, coverage, and the batched requests."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from hybrid_client import HybridClient, RequestLimits
+from hybrid_client.evaluation import make_folds, score, season_length, seasonal_naive_scale
+from hybrid_core.time_axis import season_length as platform_season_length
+from tests.unit.test_client import FakeApi, weekly_frame
+
+
+@pytest.mark.parametrize("freq", ["h", "D", "B", "W-SAT", "W-SUN", "MS", "ME", "QS-OCT", "YS", "15min", "2W"])
+def test_season_length_matches_the_platforms_when_freq_is_any_alias(freq: str) -> None:
+    assert season_length(freq) == platform_season_length(freq)
+
+
+def test_seasonal_naive_scale_uses_lag_one_when_history_is_shorter_than_two_seasons() -> None:
+    values = np.array([1.0, 3.0, 6.0, 10.0])
+    assert seasonal_naive_scale(values, season=52) == pytest.approx((2 + 3 + 4) / 3)
+    assert seasonal_naive_scale(np.array([1.0, 2, 1, 2, 5, 2]), season=2) == pytest.approx(1.0)
+
+
+def test_make_folds_cuts_rolling_origins_and_skips_short_series_when_folds_overlap_history() -> None:
+    frame = pd.concat([weekly_frame(("long",), 20), weekly_frame(("short",), 8)], ignore_index=True)
+    folds, scales, skipped = make_folds(frame, horizon=3, folds=2, step=2, input_size=5, min_size=5, season=1)
+    assert skipped == ["short"]
+    assert [len(f.history) for f in folds] == [5, 5]
+    # cuts at 20 - 3 - 2 = 15 and 17: the model sees up to index 14 and 16
+    assert [f.target.index[0] for f in folds] == [15, 17]
+    assert folds[0].cutoff == frame.loc[14, "ds"]
+    assert scales["long"] == pytest.approx(1.0)  # y rises by one a week
+
+
+def test_score_gives_mae_mase_and_coverage_when_bands_hold_some_points() -> None:
+    cv = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "b", "b"],
+            "y": [1.0, 2.0, 10.0, 14.0],
+            "mean": [1.0, 4.0, 12.0, 14.0],
+            "lo-80": [0.0, 3.0, 11.0, 13.0],
+            "hi-80": [2.0, 5.0, 13.0, 15.0],
+        }
+    )
+    scores = score(cv, {"a": 2.0, "b": 1.0}, [80])
+    assert scores.mae == pytest.approx(1.0) and scores.points == 4 and scores.series == 2
+    assert scores.mase == pytest.approx((1.0 / 2 + 1.0 / 1) / 2)
+    assert scores.coverage == {"80": 0.5}
+
+
+def test_backtest_sends_every_fold_in_batched_requests_and_scores_them_when_run() -> None:
+    api = FakeApi()
+    frame = weekly_frame(("a", "b", "c"), 30)
+    client = HybridClient(
+        "http://api", transport=httpx.MockTransport(api), limits=RequestLimits(max_series=4)
+    )
+    with client:
+        result = client.backtest(frame, "m", horizon=3, folds=2, levels=[80])
+    bodies = api.bodies()
+    assert [len(b["series"]) for b in bodies] == [4, 2]  # 3 series x 2 folds, 4 per request
+    assert all(len(s["values"]) == 4 for b in bodies for s in b["series"])  # trimmed to the window
+    cv = result.forecasts
+    assert list(cv.columns) == ["unique_id", "ds", "cutoff", "y", "mean", "lo-80", "hi-80"]
+    assert len(cv) == 3 * 2 * 3
+    assert (cv["ds"] > cv["cutoff"]).all()
+    # the fake forecasts the last value: errors 1, 2, 3 on a series rising by one a week
+    assert result.scores.mae == pytest.approx(2.0) and result.scores.mase == pytest.approx(2.0)
+    assert result.scores.coverage == {"80": 1.0}  # bands of +-8
