@@ -1,0 +1,80 @@
+"""hybrid_client and ``hybrid-inference backtest`` against the real API, worker, Triton and database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hybrid_cli.main import main
+from hybrid_client import HybridClient, InvalidInput
+from local_stack.processes import ManagedProcess
+from tests.support.data import request_series
+
+pytestmark = pytest.mark.integration
+
+MODEL = "lstm_timeseries"
+
+
+def long_frame(freq: str, start: str, points: int = 200) -> pd.DataFrame:
+    values = request_series(2, points, seed=313)
+    stamps = pd.date_range(start, periods=points, freq=freq)
+    return pd.concat(
+        [
+            pd.DataFrame({"unique_id": uid, "ds": stamps, "y": v})
+            for uid, v in zip(("north", "south"), values, strict=True)
+        ],
+        ignore_index=True,
+    )
+
+
+@pytest.mark.parametrize(("freq", "start"), [("W-SAT", "2001-01-06"), ("h", "2024-03-01T00:00")])
+def test_client_round_trips_ids_and_dates_when_forecasting_and_waiting_for_jobs(
+    api: str, worker: ManagedProcess, freq: str, start: str
+) -> None:
+    frame = long_frame(freq, start)
+    expected_ds = list(pd.date_range(frame["ds"].max(), periods=31, freq=freq)[1:])
+    with HybridClient(api) as client:
+        now = client.forecast(frame, MODEL, version="1", horizon=30, levels=[80, 95], quantiles=[0.5])
+        submission = client.submit(frame, MODEL, version="1", horizon=30, levels=[80, 95], quantiles=[0.5])
+        later = client.wait(submission, timeout_s=120)
+    for out in (now, later):
+        assert list(out.columns) == ["unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95", "q-0.5"]
+        assert list(out["unique_id"].unique()) == ["north", "south"]
+        for _, rows in out.groupby("unique_id"):
+            assert list(rows["ds"]) == expected_ds
+        assert (out["lo-95"] <= out["lo-80"]).all() and (out["hi-80"] <= out["hi-95"]).all()
+        assert out.attrs["version"] == "1" and out.attrs["direct_steps"] == 24
+    np.testing.assert_allclose(now["mean"], later["mean"], rtol=1e-6)
+
+
+def test_client_raises_invalid_input_naming_the_series_when_it_is_too_short(api: str) -> None:
+    frame = long_frame("W-SAT", "2001-01-06", points=50)
+    with HybridClient(api) as client, pytest.raises(InvalidInput) as caught:
+        client.forecast(frame, MODEL, version="1")
+    assert caught.value.status == 422 and caught.value.field == "series[0]"
+
+
+def test_backtest_cli_prints_scores_of_each_version_and_the_baseline_when_given_a_csv(
+    api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "series.csv"
+    long_frame("W-SAT", "1990-01-06", points=220).rename(columns={"unique_id": "id"}).to_csv(csv, index=False)
+    png = tmp_path / "backtest.png"
+    argv = ["backtest", "--model", MODEL, "--input", str(csv), "--api", api, "--horizon", "12"]
+    assert main([*argv, "--folds", "2", "--version", "1", "--version", "2", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    rows = [
+        line
+        for line in out.splitlines()
+        if line.startswith(f"| {MODEL} ") or line.startswith("| moving_average")
+    ]
+    assert [row.split(" | ")[1] for row in rows] == ["1", "2", "1"]
+    assert "coverage 80%" in out and "coverage 95%" in out
+    for row in rows:
+        series, points, mae, mase = row.split(" | ")[2:6]
+        assert (series, points) == ("2", str(2 * 2 * 12))
+        assert float(mae) > 0 and float(mase) > 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
