@@ -78,3 +78,11 @@ def test_backtest_cli_prints_scores_of_each_version_and_the_baseline_when_given_
         assert (series, points) == ("2", str(2 * 2 * 12))
         assert float(mae) > 0 and float(mase) > 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_client_records_actuals_for_the_forecast_dates_when_posted(api: str) -> None:
+    frame = long_frame("W-SAT", "2001-01-06")
+    with HybridClient(api) as client:
+        forecast = client.forecast(frame, MODEL, version="1", horizon=4)
+        observed = forecast[["unique_id", "ds"]].assign(y=forecast["mean"] + 0.5)
+        assert client.actuals(observed, MODEL) == 8

@@ -331,3 +331,38 @@ def test_too_many_requests_is_raised_when_retries_are_off() -> None:
 
     with client_of(handler, retry=RetryPolicy(max_retries=0)) as client, pytest.raises(TooManyRequests):
         client.forecast(weekly_frame(), "m")
+
+
+def test_retry_after_reads_an_http_date_when_the_header_is_one() -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from hybrid_client._protocol import retry_after_s
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    seconds = retry_after_s(httpx.Response(503, headers={"Retry-After": when}))
+    assert seconds is not None and 100 < seconds <= 120
+    assert retry_after_s(httpx.Response(503, headers={"Retry-After": "soon"})) is None
+
+
+def test_read_input_names_pyarrow_when_parquet_cannot_be_read(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hybrid_client.cli import read_input
+
+    def no_engine(*_: object, **__: object) -> pd.DataFrame:
+        raise ImportError("Unable to find a usable engine")
+
+    monkeypatch.setattr(pd, "read_parquet", no_engine)
+    with pytest.raises(SystemExit, match="pyarrow"):
+        read_input(tmp_path / "series.parquet")
+
+
+def test_read_input_takes_id_ds_y_and_parses_dates_when_given_a_csv(tmp_path: Any) -> None:
+    from hybrid_client.cli import read_input
+
+    path = tmp_path / "series.csv"
+    weekly_frame(("a",), 3).rename(columns={"unique_id": "id"}).to_csv(path, index=False)
+    frame = read_input(path)
+    assert list(frame.columns) == ["unique_id", "ds", "y"]
+    assert pd.api.types.is_datetime64_any_dtype(frame["ds"])

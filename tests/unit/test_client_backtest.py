@@ -69,3 +69,20 @@ def test_backtest_sends_every_fold_in_batched_requests_and_scores_them_when_run(
     # the fake forecasts the last value: errors 1, 2, 3 on a series rising by one a week
     assert result.scores.mae == pytest.approx(2.0) and result.scores.mase == pytest.approx(2.0)
     assert result.scores.coverage == {"80": 1.0}  # bands of +-8
+
+
+def test_async_backtest_scores_like_the_sync_one_when_given_the_same_frame() -> None:
+    import asyncio
+
+    from hybrid_client import AsyncHybridClient
+
+    frame = weekly_frame(("a", "b"), 30)
+
+    async def run() -> float:
+        async with AsyncHybridClient("http://api", transport=httpx.MockTransport(FakeApi())) as client:
+            result = await client.backtest(frame, "m", horizon=3, folds=2, levels=[80])
+        return result.scores.mae
+
+    with HybridClient("http://api", transport=httpx.MockTransport(FakeApi())) as client:
+        expected = client.backtest(frame, "m", horizon=3, folds=2, levels=[80]).scores.mae
+    assert asyncio.run(run()) == pytest.approx(expected)
