@@ -5,6 +5,7 @@ The sync and asyncio clients only do the HTTP; everything else about a call live
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ class ForecastPlan:
         groups = list(chunks(series, limits.max_series, limits.max_points))
         if len(groups) > 1 and options.routing_key is None and options.version is None:
             # One routing key for every chunk: a canary rollout then serves the whole frame with one version.
-            options = ForecastOptions(**{**options.__dict__, "routing_key": uuid.uuid4().hex})
+            options = dataclasses.replace(options, routing_key=uuid.uuid4().hex)
         return cls(options, groups)
 
     def bodies(self) -> list[dict[str, Any]]:
@@ -160,7 +161,7 @@ class BacktestPlan:
             series_of(f"{position}", fold.history[DS], fold.history["y"], freq)
             for position, fold in enumerate(made)
         ]
-        options = ForecastOptions(**{**options.__dict__, "horizon": horizon})
+        options = dataclasses.replace(options, horizon=horizon)
         plan = ForecastPlan.split(wire, options, limits)
         return cls(plan, [(f.uid, f.cutoff, f.target) for f in made], scales, skipped, options.levels)
 

@@ -10,7 +10,8 @@ each level asked (the version's own band, e.g. ``lo-90``, when none was), then `
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Sequence
+import itertools
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,7 @@ def _dated(df: pd.DataFrame) -> pd.DataFrame:
 def infer_freq(df: pd.DataFrame, *, sample: int = 50) -> str:
     """The pandas frequency alias of the frame's series (the first ``sample`` series must agree)."""
     found: set[str] = set()
-    for _, group in list(df.groupby(ID, sort=False))[:sample]:
+    for _, group in itertools.islice(df.groupby(ID, sort=False), sample):
         stamps = pd.DatetimeIndex(group[DS].sort_values())
         if len(stamps) >= 3:
             freq = pd.infer_freq(stamps)
@@ -94,12 +95,52 @@ def series_of(uid: Hashable, ds: pd.Series, y: pd.Series, freq: str | None) -> W
 
 
 def to_wire(df: pd.DataFrame, freq: str | None) -> list[WireSeries]:
-    """Every series of a prepared frame, in the frame's order."""
-    return [series_of(uid, group[DS], group[Y], freq) for uid, group in df.groupby(ID, sort=False)]
+    """Every series of a prepared frame (sorted by id and ds), in the frame's order.
+
+    Vectorized over the whole frame: every timestamp is placed on one axis at ``freq`` at once.
+    """
+    if df.empty:
+        return []
+    ids = df[ID].to_numpy()
+    codes, _ = pd.factorize(df[ID], sort=False)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(df)]
+    y = df[Y].to_numpy(dtype=float)
+    if freq is None:
+        last = df[DS].to_numpy()[ends - 1]
+        return [
+            WireSeries(ids[a], {"id": str(ids[a]), "values": _nullable(y[a:b])}, last_step=int(last[k]))
+            for k, (a, b) in enumerate(zip(starts, ends, strict=True))
+        ]
+    stamps = pd.DatetimeIndex(df[DS])
+    axis = pd.date_range(stamps.min(), stamps.max(), freq=freq)
+    position = axis.get_indexer(stamps)
+    off = np.flatnonzero(position < 0)
+    if off.size:
+        raise ValueError(f"series {ids[off[0]]!r}: {stamps[off[0]]} does not fall on frequency {freq!r}")
+    repeated = np.flatnonzero(np.diff(position) <= 0)
+    repeated = repeated[codes[repeated] == codes[repeated + 1]]
+    if repeated.size:
+        raise ValueError(f"series {ids[repeated[0]]!r} has duplicate timestamps")
+    first = position[starts]
+    spans = position[ends - 1] - first + 1
+    start_iso = [stamp.isoformat() for stamp in axis[first]]
+    wire = []
+    for k, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        values = y[a:b]
+        if spans[k] != b - a:  # gaps: null where no row
+            values = np.full(spans[k], np.nan)
+            values[position[a:b] - first[k]] = y[a:b]
+        body = {"id": str(ids[a]), "values": _nullable(values), "start": start_iso[k], "freq": freq}
+        wire.append(WireSeries(ids[a], body))
+    return wire
 
 
 def _nullable(values: npt.NDArray[np.float64]) -> list[float | None]:
-    return [None if v != v else v for v in values.tolist()]  # NaN is the only value not equal to itself
+    as_list: list[float | None] = values.tolist()
+    if np.isnan(values).any():
+        return [None if v != v else v for v in as_list]  # NaN is the only value not equal to itself
+    return as_list
 
 
 def chunks(series: Sequence[WireSeries], max_series: int, max_points: int) -> Iterator[list[WireSeries]]:
@@ -144,39 +185,50 @@ def label(value: float) -> str:
     return f"{value:g}"
 
 
-def forecasts_frame(
-    answer: dict[str, Any], sent: Sequence[WireSeries] | None = None
-) -> pd.DataFrame:
+def forecasts_frame(answer: dict[str, Any], sent: Sequence[WireSeries] | None = None) -> pd.DataFrame:
     """The long frame of one answer (sync answer or finished job view), series in request order.
 
     ``sent`` gives the user's ids (not only their string form) and the last step of series without a
     time axis; without it the answer's ids are used and undated steps are numbered from 1.
     """
     forecasts: list[dict[str, Any]] = answer.get("forecasts") or []
-    default_level = label(float(answer.get("interval_level") or 0.9) * 100)
-    parts: list[pd.DataFrame] = []
-    for position, forecast in enumerate(forecasts):
-        steps = len(forecast["mean"])
-        wire = sent[position] if sent is not None else None
-        uid = wire.uid if wire is not None else forecast.get("id", position)
-        if forecast.get("timestamps") is not None:
-            ds: Any = pd.to_datetime(forecast["timestamps"])
-        else:
-            first = (wire.last_step if wire is not None and wire.last_step is not None else 0) + 1
-            ds = np.arange(first, first + steps)
-        columns: dict[str, Any] = {ID: [uid] * steps, DS: ds, "mean": forecast["mean"]}
-        intervals = forecast.get("intervals")
-        if intervals is None:
-            intervals = {default_level: {"lower": forecast["lower"], "upper": forecast["upper"]}}
-        for key, band in intervals.items():
-            columns[f"lo-{key}"] = band["lower"]
-            columns[f"hi-{key}"] = band["upper"]
-        for key, values in (forecast.get("quantiles") or {}).items():
-            columns[f"q-{key}"] = values
-        parts.append(pd.DataFrame(columns))
-    if not parts:
+    if not forecasts:
         return pd.DataFrame(columns=[ID, DS, "mean"])
-    return pd.concat(parts, ignore_index=True)
+    steps = [len(f["mean"]) for f in forecasts]
+    uids = [sent[i].uid if sent is not None else f.get("id", i) for i, f in enumerate(forecasts)]
+    uid_column = np.empty(len(uids), dtype=object)
+    uid_column[:] = uids
+    columns: dict[str, Any] = {ID: np.repeat(uid_column, steps), DS: _future_ds(forecasts, sent)}
+    columns["mean"] = _flat(f["mean"] for f in forecasts)
+    default = {label(float(answer.get("interval_level") or 0.9) * 100): None}
+    for key in forecasts[0].get("intervals") or default:
+        bands = [f["intervals"][key] if key in (f.get("intervals") or {}) else f for f in forecasts]
+        columns[f"lo-{key}"] = _flat(b["lower"] for b in bands)
+        columns[f"hi-{key}"] = _flat(b["upper"] for b in bands)
+    for key in forecasts[0].get("quantiles") or {}:
+        columns[f"q-{key}"] = _flat(f["quantiles"][key] for f in forecasts)
+    return pd.DataFrame(columns)
+
+
+def _flat(lists: Iterable[list[float]]) -> npt.NDArray[np.float64]:
+    return np.fromiter(itertools.chain.from_iterable(lists), dtype=np.float64)
+
+
+def _future_ds(forecasts: Sequence[dict[str, Any]], sent: Sequence[WireSeries] | None) -> Any:
+    """Every forecast's dates (one parse for all), or steps numbered on from each series' last one."""
+    if all(f.get("timestamps") is not None for f in forecasts):
+        return pd.to_datetime(
+            list(itertools.chain.from_iterable(f["timestamps"] for f in forecasts)), format="ISO8601"
+        )
+    parts = []
+    for i, f in enumerate(forecasts):
+        if f.get("timestamps") is not None:
+            parts.append(list(pd.to_datetime(f["timestamps"], format="ISO8601")))
+            continue
+        last = sent[i].last_step if sent is not None else None
+        first = (last or 0) + 1
+        parts.append(list(range(first, first + len(f["mean"]))))
+    return list(itertools.chain.from_iterable(parts))
 
 
 def answer_attrs(answer: dict[str, Any]) -> dict[str, Any]:
