@@ -25,7 +25,6 @@ from hybrid_client.frames import (
     forecasts_frame,
     prepare,
     request_body,
-    series_of,
     to_wire,
 )
 
@@ -125,8 +124,8 @@ class BacktestPlan:
     """Every fold of every series as one named series; batched into as few requests as the limits allow."""
 
     forecast: ForecastPlan
-    folds: list[tuple[Hashable, object, pd.DataFrame]]
-    """Per series sent, in order: user id, cutoff, target rows."""
+    targets: pd.DataFrame
+    """``unique_id``, ``ds``, ``cutoff``, ``y``: ``horizon`` rows per fold, in the order sent."""
     scales: dict[Hashable, float | None]
     skipped: list[Hashable]
     levels: Sequence[float]
@@ -145,7 +144,7 @@ class BacktestPlan:
         limits: RequestLimits,
     ) -> BacktestPlan:
         frame, freq = prepare(df, freq)
-        made, scales, skipped = make_folds(
+        made = make_folds(
             frame,
             horizon=horizon,
             folds=folds,
@@ -154,36 +153,25 @@ class BacktestPlan:
             min_size=input_size or 1,
             season=season_length(freq),
         )
-        if not made:
+        if made.targets.empty:
             raise ValueError(f"no series is long enough for {folds} folds of {horizon} steps")
-        # Wire ids are positions: ids must be unique in a request, and a series appears once per fold.
-        wire = [
-            series_of(f"{position}", fold.history[DS], fold.history["y"], freq)
-            for position, fold in enumerate(made)
-        ]
-        options = dataclasses.replace(options, horizon=horizon)
-        plan = ForecastPlan.split(wire, options, limits)
-        return cls(plan, [(f.uid, f.cutoff, f.target) for f in made], scales, skipped, options.levels)
+        # Wire ids are fold numbers: ids must be unique in a request, and a series appears once per fold.
+        plan = ForecastPlan.split(
+            to_wire(made.histories, freq), dataclasses.replace(options, horizon=horizon), limits
+        )
+        return cls(plan, made.targets, made.scales, made.skipped, options.levels)
 
     def result(self, answers: Sequence[dict[str, Any]]) -> Backtest:
         predicted = self.forecast.frame(answers)
-        steps = predicted.groupby(ID, sort=False).cumcount().to_numpy()
-        position = predicted[ID].astype(int).to_numpy()
-        targets = pd.concat(
-            [target.assign(cutoff=cutoff, _position=i) for i, (_, cutoff, target) in enumerate(self.folds)],
-            ignore_index=True,
-        )
-        targets["_step"] = targets.groupby("_position").cumcount()
+        if len(predicted) != len(self.targets):
+            raise ValueError(
+                f"expected {len(self.targets)} forecast steps, the API answered {len(predicted)}"
+            )
         columns = [c for c in predicted.columns if c not in (ID, DS)]
-        joined = targets.merge(
-            predicted[columns].assign(_position=position, _step=steps), on=["_position", "_step"]
-        ).drop(columns=["_position", "_step"])
-        ordered = [ID, DS, "cutoff", "y", *columns]
-        cv = joined[ordered]
-        attrs = predicted.attrs
+        cv = pd.concat([self.targets, predicted[columns].set_axis(self.targets.index)], axis=1)
         return Backtest(
-            model=str(attrs.get("model", self.forecast.options.model)),
-            version=attrs.get("version"),
+            model=str(predicted.attrs.get("model", self.forecast.options.model)),
+            version=predicted.attrs.get("version"),
             forecasts=cv,
             scores=score(cv, self.scales, self.levels or _levels_in(columns)),
             skipped=self.skipped,

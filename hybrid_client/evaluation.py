@@ -49,14 +49,26 @@ def seasonal_naive_scale(values: npt.NDArray[np.float64], season: int) -> float 
 
 
 @dataclass(frozen=True)
-class Fold:
-    """One series cut at one origin: what the model sees, and what it is scored on."""
+class Folds:
+    """Every series cut at every origin, series after series and origin after origin."""
 
-    uid: Hashable
-    cutoff: object
-    """The last ``ds`` the model saw."""
-    history: pd.DataFrame
-    target: pd.DataFrame
+    histories: pd.DataFrame
+    """What each fold sends: ``unique_id`` is the fold's number (a string), then ``ds``, ``y``."""
+    targets: pd.DataFrame
+    """What each fold is scored on, ``horizon`` rows per fold in the same order: the user's
+    ``unique_id``, ``ds``, ``cutoff`` (the last ``ds`` the model saw), ``y``."""
+    scales: dict[Hashable, float | None]
+    """Each series' in-sample seasonal naive MAE (None where it cannot scale)."""
+    skipped: list[Hashable]
+    """Series whose first cut leaves fewer than the needed points before it."""
+
+
+def _ranges(begins: npt.NDArray[np.int64], ends: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The row numbers of ``range(begins[i], ends[i])`` for every i, concatenated."""
+    lengths = ends - begins
+    offsets = np.repeat(begins - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+    rows: npt.NDArray[np.int64] = offsets + np.arange(int(lengths.sum()))
+    return rows
 
 
 def make_folds(
@@ -68,29 +80,41 @@ def make_folds(
     input_size: int | None,
     min_size: int,
     season: int,
-) -> tuple[list[Fold], dict[Hashable, float | None], list[Hashable]]:
-    """The folds of a prepared frame (sorted by id and ds), each series' MASE scale, the series skipped.
-
-    A series is skipped when its first cut leaves fewer than ``min_size`` points before it.
-    """
+) -> Folds:
+    """The folds of a prepared frame (sorted by id and ds), vectorized over every series and origin."""
     if horizon < 1 or folds < 1:
         raise ValueError("horizon and folds must be at least 1")
     step = step or horizon
-    made: list[Fold] = []
-    scales: dict[Hashable, float | None] = {}
-    skipped: list[Hashable] = []
-    for uid, group in df.groupby(ID, sort=False):
-        first_cut = len(group) - horizon - (folds - 1) * step
-        if first_cut < max(min_size, 1):
-            skipped.append(uid)
-            continue
-        scales[uid] = seasonal_naive_scale(group[Y].to_numpy(dtype=float)[:first_cut], season)
-        for k in range(folds):
-            cut = first_cut + k * step
-            start = 0 if input_size is None else max(0, cut - input_size)
-            history = group.iloc[start:cut]
-            made.append(Fold(uid, history[DS].iloc[-1], history, group.iloc[cut : cut + horizon]))
-    return made, scales, skipped
+    codes, _ = pd.factorize(df[ID], sort=False)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(df) else np.array([], dtype=np.int64)
+    counts = np.diff(np.r_[starts, len(df)])
+    first_cut = counts - horizon - (folds - 1) * step
+    kept = first_cut >= max(min_size, 1)
+    ids = df[ID].to_numpy()
+    y = df[Y].to_numpy(dtype=float)
+    skipped = [ids[a] for a in starts[~kept]]
+    starts, first_cut = starts[kept], first_cut[kept]
+    scales = {
+        ids[a]: seasonal_naive_scale(y[a : a + cut], season) for a, cut in zip(starts, first_cut, strict=True)
+    }
+    # Series-major: fold number = series * folds + k.
+    cuts = (starts + first_cut)[:, None] + step * np.arange(folds)[None, :]
+    cuts = cuts.ravel()
+    size = input_size if input_size is not None else int(cuts.max(initial=0))
+    history_begins = np.maximum(np.repeat(starts, folds), cuts - size)
+    history_rows = _ranges(history_begins, cuts)
+    fold_numbers = np.repeat(np.arange(cuts.size), cuts - history_begins).astype(str)
+    histories = pd.DataFrame({ID: fold_numbers, DS: df[DS].to_numpy()[history_rows], Y: y[history_rows]})
+    target_rows = _ranges(cuts, cuts + horizon)
+    targets = pd.DataFrame(
+        {
+            ID: ids[target_rows],
+            DS: df[DS].to_numpy()[target_rows],
+            "cutoff": np.repeat(df[DS].to_numpy()[cuts - 1], horizon),
+            Y: y[target_rows],
+        }
+    )
+    return Folds(histories, targets, scales, skipped)
 
 
 @dataclass(frozen=True)

@@ -77,23 +77,6 @@ def prepare(df: pd.DataFrame, freq: str | None, *, infer: bool = True) -> tuple[
     return frame, None
 
 
-def series_of(uid: Hashable, ds: pd.Series, y: pd.Series, freq: str | None) -> WireSeries:
-    """One series' wire object: ``start`` + ``freq`` with gaps as null, or bare values for integer steps."""
-    values = y.to_numpy(dtype=float)
-    if freq is None:
-        return WireSeries(uid, {"id": str(uid), "values": _nullable(values)}, last_step=int(ds.iloc[-1]))
-    stamps = pd.DatetimeIndex(ds)
-    if stamps.has_duplicates:
-        raise ValueError(f"series {uid!r} has duplicate timestamps")
-    axis = pd.date_range(stamps[0], stamps[-1], freq=freq)
-    if len(axis) == 0 or axis[0] != stamps[0] or not stamps.isin(axis).all():
-        raise ValueError(f"series {uid!r}: its timestamps do not fall on frequency {freq!r}")
-    if len(axis) != len(stamps):
-        values = pd.Series(values, index=stamps).reindex(axis).to_numpy(dtype=float)
-    body = {"id": str(uid), "values": _nullable(values), "start": stamps[0].isoformat(), "freq": freq}
-    return WireSeries(uid, body)
-
-
 def to_wire(df: pd.DataFrame, freq: str | None) -> list[WireSeries]:
     """Every series of a prepared frame (sorted by id and ds), in the frame's order.
 

@@ -26,13 +26,17 @@ def test_seasonal_naive_scale_uses_lag_one_when_history_is_shorter_than_two_seas
 
 def test_make_folds_cuts_rolling_origins_and_skips_short_series_when_folds_overlap_history() -> None:
     frame = pd.concat([weekly_frame(("long",), 20), weekly_frame(("short",), 8)], ignore_index=True)
-    folds, scales, skipped = make_folds(frame, horizon=3, folds=2, step=2, input_size=5, min_size=5, season=1)
-    assert skipped == ["short"]
-    assert [len(f.history) for f in folds] == [5, 5]
-    # cuts at 20 - 3 - 2 = 15 and 17: the model sees up to index 14 and 16
-    assert [f.target.index[0] for f in folds] == [15, 17]
-    assert folds[0].cutoff == frame.loc[14, "ds"]
-    assert scales["long"] == pytest.approx(1.0)  # y rises by one a week
+    folds = make_folds(frame, horizon=3, folds=2, step=2, input_size=5, min_size=5, season=1)
+    assert folds.skipped == ["short"]
+    # cuts at 20 - 3 - 2 = 15 and 17: fold 0 sees rows 10..14 and is scored on 15..17, fold 1 on 17..19
+    assert folds.histories.groupby("unique_id")["y"].apply(list).to_dict() == {
+        "0": [10.0, 11.0, 12.0, 13.0, 14.0],
+        "1": [12.0, 13.0, 14.0, 15.0, 16.0],
+    }
+    assert list(folds.targets["y"]) == [15.0, 16.0, 17.0, 17.0, 18.0, 19.0]
+    assert list(folds.targets["cutoff"]) == [frame.loc[14, "ds"]] * 3 + [frame.loc[16, "ds"]] * 3
+    assert set(folds.targets["unique_id"]) == {"long"}
+    assert folds.scales["long"] == pytest.approx(1.0)  # y rises by one a week
 
 
 def test_score_gives_mae_mase_and_coverage_when_bands_hold_some_points() -> None:
