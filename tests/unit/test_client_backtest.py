@@ -90,3 +90,22 @@ def test_async_backtest_scores_like_the_sync_one_when_given_the_same_frame() -> 
     with HybridClient("http://api", transport=httpx.MockTransport(FakeApi())) as client:
         expected = client.backtest(frame, "m", horizon=3, folds=2, levels=[80]).scores.mae
     assert asyncio.run(run()) == pytest.approx(expected)
+
+
+def test_client_package_imports_no_platform_package_when_users_install_it() -> None:
+    import ast
+    from pathlib import Path
+
+    import hybrid_client
+
+    root = Path(hybrid_client.__file__).parent
+    platform = {"hybrid_core", "hybrid_cli", "operation_server", "worker", "job_store", "triton_client"}
+    platform |= {"event_bus", "local_stack", "export_scripts", "benchmarks"}
+    imported = set()
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+    assert not imported & platform
