@@ -366,3 +366,11 @@ def test_read_input_takes_id_ds_y_and_parses_dates_when_given_a_csv(tmp_path: An
     frame = read_input(path)
     assert list(frame.columns) == ["unique_id", "ds", "y"]
     assert pd.api.types.is_datetime64_any_dtype(frame["ds"])
+
+
+def test_client_sends_bearer_key_from_environment_when_no_key_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HYBRID_API_KEY", "k-123")
+    api = FakeApi()
+    with client_of(api) as client:
+        client.model("m")
+    assert api.requests[0].headers["authorization"] == "Bearer k-123"
