@@ -143,9 +143,7 @@ class HybridClient:
             if view["status"] in TERMINAL_STATUSES:
                 return view
             if remaining <= 0:
-                raise WaitTimeout(
-                    f"job {job_id} still {view['status']}", code="wait_timeout", retryable=True
-                )
+                raise WaitTimeout(f"job {job_id} still {view['status']}", code="wait_timeout", retryable=True)
 
     def actuals(self, df: pd.DataFrame, model: str, *, freq: str | None = None) -> int:
         """Record observed values (``unique_id``, ``ds``, ``y``) for accuracy; returns the points recorded."""
@@ -186,4 +184,3 @@ class HybridClient:
         )
         path = f"/v1/models/{model}/forecast"
         return plan.result([self._request("POST", path, json=body) for body in plan.forecast.bodies()])
-

@@ -21,6 +21,7 @@ from hybrid_client import (
     RetryPolicy,
     ServiceUnavailable,
     TooManyRequests,
+    WaitTimeout,
 )
 from hybrid_client.frames import label
 
@@ -374,3 +375,12 @@ def test_client_sends_bearer_key_from_environment_when_no_key_given(monkeypatch:
     with client_of(api) as client:
         client.model("m")
     assert api.requests[0].headers["authorization"] == "Bearer k-123"
+
+
+def test_wait_raises_retryable_wait_timeout_when_the_job_is_still_running() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"job_id": "j", "status": "running"})
+
+    with client_of(handler) as client, pytest.raises(WaitTimeout) as caught:
+        client.wait("j", timeout_s=0)
+    assert caught.value.retryable and caught.value.code == "wait_timeout"
