@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmarks import report
+from benchmarks import report, sweep_cli
 from benchmarks.environment import BenchStack, StackOptions
 from benchmarks.progress import Progress
 from benchmarks.runner import BULK_CONFIGS, CONFIG_NAMES, Plan, Runner
@@ -39,6 +39,8 @@ class Timing:
 
 FULL = Timing(duration_s=20.0, warmup_s=3.0)
 QUICK = Timing(duration_s=2.5, warmup_s=1.0)
+SWEEP = Timing(duration_s=5.0, warmup_s=2.0)
+"""Per load of each sweep point: the default grid (12 points x 3 loads) then takes about 10 min here."""
 
 
 def parse_concurrency(text: str) -> list[int]:
@@ -92,6 +94,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--device", choices=("cpu", "cuda"), default="cpu", help="where Triton runs the model"
     )
     parser.add_argument("--state-dir", type=Path, default=None, help="keep logs and state here")
+    sweep_cli.add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -104,6 +107,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     version = args.version or versions[-1]
     params = load_version_params(settings.model_repository, args.model, version)
+    if args.sweep:
+        timing_s = (
+            args.duration_s or SWEEP.duration_s,
+            args.warmup_s if args.warmup_s is not None else SWEEP.warmup_s,
+        )
+        return sweep_cli.run(args, canonical=settings.model_repository, version=version, timing_s=timing_s)
     plan = Plan(
         points=parse_configs(args.configs, parse_concurrency(args.concurrency)),
         duration_s=args.duration_s or timing.duration_s,
