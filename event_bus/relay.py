@@ -23,6 +23,7 @@ from event_bus.errors import BrokerUnavailable, EventsNotConfigured, describe_ka
 from event_bus.outbox import claim_pending, count_pending, mark_failed, mark_published
 from event_bus.producer import DEFAULT_TIMEOUTS, ProducerTimeouts, create_producer
 from hybrid_core.settings import Settings
+from hybrid_core.tracing import start_publish
 from job_store.models import EventOutbox
 
 log = logging.getLogger(__name__)
@@ -137,9 +138,17 @@ class OutboxRelay:
             return [str(exc)] * len(rows)
         errors: list[str | None] = [None] * len(rows)
         futures: list[Any] = []
+        traces = [start_publish(row.trace_context, topic=row.topic, job_id=row.job_id) for row in rows]
         try:
-            for row in rows:
-                futures.append(producer.send(row.topic, key=row.job_id.encode(), value=row.payload.encode()))
+            for row, publish in zip(rows, traces, strict=True):
+                futures.append(
+                    producer.send(
+                        row.topic,
+                        key=row.job_id.encode(),
+                        value=row.payload.encode(),
+                        headers=publish.headers or None,
+                    )
+                )
         except KafkaError as exc:
             # send() blocks on metadata or buffer space; once it fails, the rest would fail alike.
             errors[len(futures) :] = [describe_kafka_error(exc)] * (len(rows) - len(futures))
@@ -149,6 +158,8 @@ class OutboxRelay:
                 future.get(timeout=max(0.0, deadline - time.monotonic()))
             except KafkaError as exc:
                 errors[index] = describe_kafka_error(exc)
+        for publish, error in zip(traces, errors, strict=True):
+            publish.end(error)
         if any(error is not None for error in errors):
             self._drop_producer(timeout_s=0.0)
         return errors

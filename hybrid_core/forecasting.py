@@ -31,7 +31,7 @@ from hybrid_core.processing import (
     preprocess,
 )
 from hybrid_core.series_codec import SeriesValues
-from hybrid_core.tracing import span
+from hybrid_core.tracing import carry_context, span
 from hybrid_core.version_params import VersionParams
 from triton_client.codec import InferenceOutput
 
@@ -132,7 +132,7 @@ def forecast_means(
         if executor is None or len(slices) == 1:
             answers = [infer(prepared.inputs[s]) for s in slices]
         else:
-            answers = list(executor.map(infer, [prepared.inputs[s] for s in slices]))
+            answers = list(executor.map(carry_context(infer), [prepared.inputs[s] for s in slices]))
         means.append(_round_mean(prepared, _check_versions(answers, params.version), params))
     timings["infer_s"] = time.perf_counter() - infer_started
     return MeanPaths(np.concatenate(means, axis=1)[:, :horizon], params.version, timings, rounds)

@@ -15,13 +15,24 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from hybrid_core.settings import Settings
 
-__all__ = ["batch_span", "configure_tracing", "enqueue_headers", "instrument_app", "remember_job", "span"]
+__all__ = [
+    "batch_span",
+    "carry_context",
+    "configure_tracing",
+    "enqueue_headers",
+    "instrument_app",
+    "remember_job",
+    "span",
+    "start_publish",
+    "trace_headers",
+]
 
 JOB_ID_ATTRIBUTE = "hybrid.job_id"
 _TRACER_NAME = "hybrid_inference"
@@ -141,3 +152,83 @@ def batch_span(job_ids: Sequence[str]) -> Any:
     if not _enabled:
         return nullcontext()
     return _batch_span(job_ids)
+
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+
+def carry_context(function: Callable[[_In], _Out]) -> Callable[[_In], _Out]:
+    """``function`` run in the caller's trace context wherever it runs (an executor's thread).
+
+    Executor threads do not inherit the submitting thread's context, so the Triton calls of a
+    bulk job would start traces of their own. Off, ``function`` itself comes back.
+    """
+    if not _enabled:
+        return function
+    from opentelemetry import context
+
+    captured = context.get_current()
+
+    def attached(argument: _In) -> _Out:
+        token = context.attach(captured)
+        try:
+            return function(argument)
+        finally:
+            context.detach(token)
+
+    return attached
+
+
+def trace_headers() -> dict[str, str] | None:
+    """W3C headers (``traceparent``, ``tracestate``) of the current span; None when tracing is off
+    or no span is current. Stored with an outbox row, so the Kafka publish joins the job's trace."""
+    if not _enabled:
+        return None
+    from opentelemetry import propagate
+
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers or None
+
+
+@dataclass
+class PublishTrace:
+    """The ``kafka publish`` span of one record (None when off) and the headers the record carries."""
+
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    span: Any = None
+
+    def end(self, error: str | None) -> None:
+        """End the span once the broker confirmed the record (``error`` None) or refused it."""
+        if self.span is None:
+            return
+        if error is not None:
+            from opentelemetry.trace import Status, StatusCode
+
+            self.span.set_status(Status(StatusCode.ERROR, error))
+        self.span.end()
+
+
+def start_publish(trace_context: Mapping[str, str] | None, *, topic: str, job_id: str) -> PublishTrace:
+    """A ``kafka publish`` producer span, child of the span ``trace_context`` was taken from, and
+    the Kafka headers that carry its context. Off, the stored headers pass through unchanged."""
+    if not _enabled:
+        return PublishTrace([(k, v.encode()) for k, v in (trace_context or {}).items()])
+    from opentelemetry import propagate, trace
+
+    parent = propagate.extract(dict(trace_context or {}))
+    publish = trace.get_tracer(_TRACER_NAME).start_span(
+        "kafka publish",
+        context=parent,
+        kind=trace.SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": topic,
+            "messaging.operation.type": "publish",
+            JOB_ID_ATTRIBUTE: job_id,
+        },
+    )
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace.set_span_in_context(publish))
+    return PublishTrace([(k, v.encode()) for k, v in carrier.items()], publish)

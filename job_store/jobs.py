@@ -352,7 +352,11 @@ class JobStore:
 
     @staticmethod
     def _queue_events(session: Session, events: Sequence[JobEvent], topic: str) -> None:
+        from hybrid_core.tracing import trace_headers
+
         now = utcnow()
+        # The span finishing the batch: the relay's Kafka publish becomes its child (None when off).
+        trace_context = trace_headers()
         session.execute(
             _dialect_insert(session)(_OUTBOX).on_conflict_do_nothing(),
             [
@@ -362,6 +366,7 @@ class JobStore:
                     "payload": event.model_dump_json(),
                     "attempts": 0,
                     "created_at": now,
+                    "trace_context": trace_context,
                 }
                 for event in events
             ],

@@ -28,3 +28,23 @@ def test_job_path_loads_no_tracer_or_instrumentation_when_tracing_off() -> None:
         "assert type(trace.get_tracer_provider()).__name__ == 'ProxyTracerProvider'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_carry_context_returns_the_function_itself_when_tracing_off() -> None:
+    def double(value: int) -> int:
+        return value * 2
+
+    assert tracing.carry_context(double) is double
+
+
+def test_outbox_trace_context_is_none_when_tracing_off() -> None:
+    assert tracing.trace_headers() is None
+
+
+def test_publish_passes_stored_headers_through_without_a_span_when_tracing_off() -> None:
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    publish = tracing.start_publish({"traceparent": traceparent}, topic="events", job_id="job-1")
+    assert publish.headers == [("traceparent", traceparent.encode())]
+    assert publish.span is None
+    publish.end(None)
+    assert tracing.start_publish(None, topic="events", job_id="job-1").headers == []
