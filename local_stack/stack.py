@@ -15,7 +15,7 @@ from pathlib import Path
 from hybrid_core.settings import Settings
 from local_stack.derive import DEFAULT_NUM_THREADS, DerivedModel, derive_repository, derived_repository_dir
 from local_stack.lifecycle import Service
-from local_stack.triton_server import LocalTritonServer, TritonPorts
+from local_stack.triton_server import LocalTritonServer, TritonPorts, otlp_http_traces_url
 from triton_client.control import ControlKey
 
 
@@ -62,6 +62,7 @@ class LocalStack(Service):
                 die_with_launcher=die_with_launcher,
                 control_key=key,
                 name=replica_name(index),
+                otlp_traces_url=otlp_http_traces_url(settings.otlp_endpoint),
             )
             for index in range(replicas)
         ]

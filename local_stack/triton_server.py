@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
@@ -97,6 +98,8 @@ class LocalTritonServer(Service):
         die_with_launcher: bool = False,
         control_key: ControlKey | None = None,
         name: str = "triton",
+        otlp_traces_url: str | None = None,
+        trace_rate: int = 1,
     ) -> None:
         self.repository = repository.resolve()
         self.name = name
@@ -114,6 +117,8 @@ class LocalTritonServer(Service):
         self.work_dir = state_dir / name
         self.log_path = self.work_dir / "tritonserver.log"
         self._installation = installation
+        # Triton's own OpenTelemetry spans (OTLP/HTTP), children of the callers' gRPC traceparent.
+        self.trace_args = opentelemetry_trace_args(otlp_traces_url, trace_rate) if otlp_traces_url else []
         self._process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
         self._shm_prefix = ""
@@ -173,6 +178,7 @@ class LocalTritonServer(Service):
             "--allow-gpu-metrics=false",
             f"--exit-timeout-secs={EXIT_TIMEOUT_S}",
             *self.control_key.server_args(),
+            *self.trace_args,
         ]
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
@@ -305,6 +311,38 @@ class LocalTritonServer(Service):
                     probe.bind((self.host, port))
                 except OSError as exc:
                     raise TritonStartError(f"port {port} on {self.host} is in use: {exc}") from exc
+
+
+OTLP_GRPC_PORT = 4317
+OTLP_HTTP_PORT = 4318
+"""The OTLP standard ports (a collector's default receivers): gRPC, and HTTP on the same host."""
+
+
+def otlp_http_traces_url(otlp_grpc_endpoint: str | None) -> str | None:
+    """Where Triton (OTLP/HTTP only) sends its spans, beside the OTLP/gRPC ``HYBRID_OTLP_ENDPOINT``:
+    the same collector's HTTP receiver, when the endpoint is on the standard gRPC port; else None."""
+    if not otlp_grpc_endpoint:
+        return None
+    url = urlsplit(otlp_grpc_endpoint if "://" in otlp_grpc_endpoint else f"http://{otlp_grpc_endpoint}")
+    if url.port != OTLP_GRPC_PORT or not url.hostname:
+        return None
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    return f"{url.scheme}://{host}:{OTLP_HTTP_PORT}/v1/traces"
+
+
+def opentelemetry_trace_args(otlp_traces_url: str, rate: int = 1, service_name: str = "triton") -> list[str]:
+    """tritonserver flags that export a span per traced request to ``otlp_traces_url`` (OTLP/HTTP,
+    e.g. ``http://collector:4318/v1/traces``), one request in ``rate``; a request whose gRPC
+    metadata carries ``traceparent`` gets a span in the caller's trace."""
+    return [
+        "--trace-config=mode=opentelemetry",
+        "--trace-config=level=TIMESTAMPS",
+        f"--trace-config=rate={rate}",
+        # -1: no limit on the number of traced requests (the default of the count setting).
+        "--trace-config=count=-1",
+        f"--trace-config=opentelemetry,url={otlp_traces_url}",
+        f"--trace-config=opentelemetry,resource=service.name={service_name}",
+    ]
 
 
 def _kill_group(pgid: int) -> None:

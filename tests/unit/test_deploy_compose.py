@@ -19,6 +19,7 @@ import yaml
 
 from hybrid_cli.main import build_parser
 from hybrid_core.settings import Settings
+from local_stack.triton_server import opentelemetry_trace_args
 from triton_client.control import RESTRICTED_PROTOCOLS, ControlKey
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -487,3 +488,12 @@ def test_worker_liveness_probe_checks_the_consumer_file_when_deployed(
     assert worker["restart"] == "unless-stopped"
     redis_command = [str(arg) for arg in services["redis"]["command"]]
     assert redis_command[redis_command.index("--appendfsync") + 1] == "everysec"
+
+
+def test_triton_exports_its_spans_with_the_local_stack_flags_when_tracing_configured(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    flags = [arg for arg in _command(services["triton"]) if arg.startswith("--trace-config")]
+    expected = opentelemetry_trace_args("http://collector:4318/v1/traces")
+    assert [flag.rsplit("=", 1)[0] for flag in flags] == [flag.rsplit("=", 1)[0] for flag in expected]
+    assert "--trace-config=level=OFF" in flags, "off until turned on through the trace protocol"

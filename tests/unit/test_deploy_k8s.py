@@ -21,6 +21,7 @@ import yaml
 
 from hybrid_core.queueing import JOBS_QUEUE
 from hybrid_core.settings import PROJECT_ROOT, Settings
+from local_stack.triton_server import opentelemetry_trace_args
 from triton_client.control import DEFAULT_CONTROL_HEADER, RESTRICTED_PROTOCOLS
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
@@ -274,3 +275,16 @@ def test_dashboard_configmap_equals_grafana_dashboard_when_copied(manifests: lis
     original = (PROJECT_ROOT / "deploy" / "grafana" / "dashboards" / "hybrid-inference.json").read_text()
     assert data["hybrid-inference.json"] == original
     json.loads(data["hybrid-inference.json"])
+
+
+def test_triton_exports_its_spans_with_the_local_stack_flags_when_tracing_configured(
+    manifests: list[Manifest],
+) -> None:
+    (container,) = _containers(one(manifests, "StatefulSet", "triton"))
+    flags = [arg for arg in container["args"] if arg.startswith("--trace-config")]
+    expected = opentelemetry_trace_args("http://collector:4318/v1/traces")
+    assert [flag.rsplit("=", 1)[0] for flag in flags] == [flag.rsplit("=", 1)[0] for flag in expected]
+    tracing = one(manifests, "ConfigMap", "hybrid-tracing")["data"]
+    assert set(re.findall(r"\$\((\w+)\)", " ".join(flags))) <= set(tracing)
+    assert {"configMapRef": {"name": "hybrid-tracing"}} in container["envFrom"]
+    assert tracing["TRITON_TRACE_LEVEL"] == "OFF", "off unless a collector is configured"
