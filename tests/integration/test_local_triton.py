@@ -200,7 +200,7 @@ def test_stop_leaves_no_process_when_server_restarted_or_crashed(
         assert _group_members(first_pid) == []
         pgid = server.pid
         assert pgid is not None and pgid != first_pid
-        assert len(_group_members(pgid)) == 3  # tritonserver + one stub per version
+        assert len(_group_members(pgid)) == 1 + 2 * 2  # tritonserver + a stub per version and instance
         _assert_serves(server)
 
         os.kill(pgid, signal.SIGKILL)  # a crash orphans the stubs
