@@ -58,7 +58,7 @@ def configure_tracing(settings: Settings, service_name: str, *, consumes_tasks: 
     from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
-    from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient
+    from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, GrpcInstrumentorClient
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     from opentelemetry.sdk.resources import Resource
@@ -73,6 +73,8 @@ def configure_tracing(settings: Settings, service_name: str, *, consumes_tasks: 
     if consumes_tasks:
         CeleryInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
     GrpcInstrumentorClient().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
+    # The API's synchronous forecasts call Triton over grpc.aio: their traceparent too.
+    GrpcAioInstrumentorClient().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
     RedisInstrumentor().instrument(tracer_provider=provider)
     SQLAlchemyInstrumentor().instrument(tracer_provider=provider, enable_commenter=False)
     _enabled = True
