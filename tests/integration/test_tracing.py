@@ -93,7 +93,15 @@ def job_trace(
             return None
         return trace
 
-    trace: list[ReceivedSpan] = wait_until(complete, timeout_s=20, interval_s=0.2, message="the job's trace")
+    try:
+        trace: list[ReceivedSpan] = wait_until(
+            complete, timeout_s=60, interval_s=0.2, message="the job's trace"
+        )
+    except TimeoutError as exc:
+        spans = receiver.snapshot()
+        tagged = {s.trace_id for s in spans if s.attributes.get("hybrid.job_id") == job_id}
+        seen = sorted((s.service, s.name) for s in spans if s.trace_id in tagged)
+        raise AssertionError(f"job {job_id}: traces {len(tagged)}, spans so far {seen}") from exc
     return trace
 
 
