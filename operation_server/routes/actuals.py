@@ -21,7 +21,7 @@ router = APIRouter(
     prefix="/v1/actuals",
     tags=["accuracy"],
     route_class=FastJsonRoute,
-    responses=documented(401, 403, 404, 413, 422, 503),
+    responses=documented(400, 401, 403, 404, 413, 422, 503),
 )
 
 
