@@ -70,8 +70,28 @@ def traffic(
                     )
                     assert accepted.status_code == 202, accepted.text
                     job_ids.append(accepted.json()["job_id"])
+                named = {"id": "metrics-1", "values": SERIES[0], "start": "2001-01-06", "freq": "W-SAT"}
+                accepted = client.post(
+                    "/v1/jobs", json={"model": "lstm_timeseries", "series": [named], "version": "1"}
+                )
+                assert accepted.status_code == 202, accepted.text
+                job_ids.append(accepted.json()["job_id"])
                 views = [client.get(f"/v1/jobs/{j}", params={"wait_s": 30}).json() for j in job_ids]
                 assert {v["status"] for v in views} == {"succeeded"}
+                # Actuals on the named forecast, so the dashboard's accuracy panels have data.
+                [forecast] = views[-1]["forecasts"]
+                actual = {
+                    "id": "metrics-1",
+                    "timestamps": forecast["timestamps"][:2],
+                    "values": forecast["mean"][:2],
+                }
+                posted = client.post("/v1/actuals", json={"model": "lstm_timeseries", "series": [actual]})
+                assert posted.status_code == 202, posted.text
+                wait_until(
+                    lambda: "hybrid_forecast_covered_points_total{" in client.get("/metrics").text,
+                    timeout_s=30,
+                    message="the actuals scored",
+                )
                 assert client.post("/v1/jobs", json={"model": "nope", "series": SERIES}).status_code == 404
             yield {
                 "views": views,
