@@ -7,6 +7,7 @@ one keep-alive connection each; raw-Triton users share one gRPC channel (as the 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import Sequence
@@ -121,16 +122,20 @@ def bulk_body(model: str, version: str, series: Sequence[list[float]]) -> bytes:
 
 
 async def bulk_job(connection: HttpConnection, body: bytes, count: int) -> BulkJobTiming:
-    """Submit one job of ``count`` series and long-poll it to its (parsed) result."""
+    """Submit one job of ``count`` series and long-poll its forecasts as arrays (``.npz``) until they
+    are loaded: a bulk client reads ``GET /v1/jobs/{id}/forecasts``, not the JSON view."""
     started = time.perf_counter()
     status, payload = await connection.request("POST", "/v1/jobs", body)
     _expect(status, 202, payload)
     submit_s = time.perf_counter() - started
     job_id = str(json.loads(payload)["job_id"])
-    view = await wait_job(connection, job_id)
-    forecasts = view.get("forecasts")
-    if not isinstance(forecasts, list) or len(forecasts) != count:
-        raise RequestFailed("the bulk job's view lacks its forecasts")
+    path = f"/v1/jobs/{job_id}/forecasts?wait_s={JOB_WAIT_S}"
+    while (answer := await connection.request("GET", path))[0] == 202:
+        pass
+    _expect(answer[0], 200, answer[1])
+    arrays = np.load(io.BytesIO(answer[1]), allow_pickle=False)
+    if arrays["mean"].shape[0] != count:
+        raise RequestFailed(f"the bulk job's arrays hold {arrays['mean'].shape[0]} series, not {count}")
     return BulkJobTiming(job_id, submit_s, time.time())
 
 

@@ -9,6 +9,7 @@
     │   └── JobNotFound
     ├── Conflict                     409  permanent
     │   ├── JobFinished                (cancelling a job that already ended)
+    │   ├── NoForecasts                (asking a failed or cancelled job for its forecasts)
     │   ├── VersionNotLoaded
     │   └── VersionIncomplete         (a version folder lacks a file, or its artifact is truncated)
     ├── JobExpired                   504  permanent (no worker finished it in time)
@@ -86,6 +87,10 @@ class Conflict(HybridError):
 
 class JobFinished(Conflict):
     code = "job_finished"
+
+
+class NoForecasts(Conflict):
+    code = "job_has_no_forecasts"
 
 
 class VersionNotLoaded(Conflict):

@@ -107,3 +107,34 @@ def _unflatten(names: list[str], row: list[list[float]]) -> dict[str, Any]:
         else:
             shaped.setdefault("quantiles", {})[rest] = values
     return shaped
+
+
+def _array_name(part: str) -> str:
+    """A part's name among the arrays: ``mean``, ``lo-80``/``hi-80``, ``q-0.1`` (the client's columns)."""
+    kind, _, rest = part.partition("/")
+    if not rest:
+        return kind
+    if kind == "intervals":
+        level, _, side = rest.rpartition("/")
+        return f"{'lo' if side == 'lower' else 'hi'}-{level}"
+    return f"q-{rest}"
+
+
+def forecast_arrays(packed: bytes) -> dict[str, npt.NDArray[np.float64]]:
+    """Decode :func:`pack_forecasts`'s bytes into one ``[series, horizon]`` array per part, without
+    building a list per series (``mean``, ``lower``, ``upper``, then ``lo-80``, ``hi-80``, ``q-0.1``...)."""
+    buffer = io.BytesIO(packed)
+    first = np.load(buffer, allow_pickle=False)
+    if first.dtype.kind != "U":
+        names, array = list(FORECAST_FIELDS), first
+    else:
+        names, array = first.tolist(), np.load(buffer, allow_pickle=False)
+    return {_array_name(name): array[:, position, :] for position, name in enumerate(names)}
+
+
+def npz_bytes(arrays: Mapping[str, npt.NDArray[Any]]) -> bytes:
+    """``arrays`` (numbers or fixed-width strings, never objects) as one uncompressed ``.npz`` archive:
+    ``numpy.load(..., allow_pickle=False)`` reads it back by name."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()

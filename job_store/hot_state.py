@@ -65,9 +65,9 @@ def parse_done_notice(data: bytes) -> list[str]:
     return data.decode().split(NOTICE_SEPARATOR)
 
 
-def cached_view(raw: bytes | str | None) -> JobView | None:
+def cached_view(raw: bytes | str | None, *, need_forecasts: bool = True) -> JobView | None:
     """A cached view that can answer a read by itself: any state, but a success only with its
-    forecasts.
+    forecasts (unless the read does not ``need_forecasts``).
 
     None for a missing key or a bulk result cached without forecasts (:meth:`HotJobState.put_many`
     strips those): the caller reads the database then. Views are written after each commit of
@@ -76,6 +76,6 @@ def cached_view(raw: bytes | str | None) -> JobView | None:
     if raw is None:
         return None
     view = JobView.model_validate_json(raw)
-    if view.status == "succeeded" and view.forecasts is None:
+    if need_forecasts and view.status == "succeeded" and view.forecasts is None:
         return None
     return view

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, cast
 
+import numpy as np
+import numpy.typing as npt
+
 from hybrid_core.errors import HybridError, JobCancelled
 from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.schemas import (
@@ -15,7 +18,7 @@ from hybrid_core.schemas import (
     JobStatus,
     JobView,
 )
-from hybrid_core.series_codec import unpack_forecasts
+from hybrid_core.series_codec import forecast_arrays, pack_forecasts, unpack_forecasts
 from hybrid_core.time_axis import future_timestamps
 from job_store.jobs import NewJob, utcnow
 from job_store.models import Job, JobResult
@@ -79,6 +82,25 @@ def result_forecasts(result: JobResult) -> list[dict[str, Any]]:
             head["timestamps"] = stamps[index]
         labelled.append(head | forecast)
     return labelled
+
+
+def result_arrays(result: JobResult) -> dict[str, npt.NDArray[Any]]:
+    """The forecasts of a result row as ``[series, horizon]`` arrays (:func:`forecast_arrays`), with
+    ``id`` (``[series]``) and ``timestamps`` (``[series, horizon]``, ISO 8601) when the request named or
+    dated its series ("" where one series was not)."""
+    packed = result.packed if result.packed is not None else pack_forecasts(result.forecasts or [])
+    arrays: dict[str, npt.NDArray[Any]] = dict(forecast_arrays(packed))
+    if result.meta is None:
+        return arrays
+    count, steps = arrays["mean"].shape
+    labels = ForecastSpec.from_json(steps, result.meta)
+    if labels.ids is not None:
+        arrays["id"] = np.array([series_id or "" for series_id in labels.ids], dtype=str)
+    if labels.axes is not None:
+        blank = [""] * steps
+        stamps = future_timestamps(labels.axes, steps)
+        arrays["timestamps"] = np.array([row or blank for row in stamps], dtype=str).reshape(count, steps)
+    return arrays
 
 
 def queued_view(job: NewJob) -> JobView:

@@ -9,14 +9,22 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from hybrid_core.errors import EnqueueFailed, InvalidInput, JobFinished, JobNotFound, ServiceUnavailable
+from hybrid_core.errors import (
+    EnqueueFailed,
+    InvalidInput,
+    JobFinished,
+    JobNotFound,
+    NoForecasts,
+    ServiceUnavailable,
+)
 from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobStatus, JobView
+from hybrid_core.series_codec import npz_bytes
 from job_store.hot_state import cached_view, job_key
 from job_store.models import Job
-from job_store.views import job_view
+from job_store.views import job_view, result_arrays
 from operation_server.auth import JobsCaller
 from operation_server.deps import StateDep
 from operation_server.errors import documented
@@ -143,8 +151,10 @@ def _owned_job(state: ApiState, tenant: str, job_id: str) -> Job:
     return job
 
 
-def _read_durable(state: ApiState, tenant: str, job_id: str) -> JobView:
+def _read_durable(state: ApiState, tenant: str, job_id: str, *, with_forecasts: bool) -> JobView:
     job = _owned_job(state, tenant, job_id)
+    if not with_forecasts:
+        return job_view(job)
     result = state.store.get_result(job_id) if job.status == "succeeded" else None
     level = None
     if result is not None:
@@ -152,32 +162,30 @@ def _read_durable(state: ApiState, tenant: str, job_id: str) -> JobView:
     return job_view(job, result, interval_level=level)
 
 
-async def read_job(state: ApiState, tenant: str, job_id: str, *, durable: bool = False) -> JobView:
+async def read_job(
+    state: ApiState, tenant: str, job_id: str, *, durable: bool = False, with_forecasts: bool = True
+) -> JobView:
     """``tenant``'s job view: Redis when it holds one that can answer, else (or when ``durable``) the
-    database."""
+    database. Without ``with_forecasts`` a succeeded view may lack them (a status read)."""
     if not durable:
-        cached = cached_view(await state.aioredis.get(job_key(tenant, job_id)))
+        cached = cached_view(await state.aioredis.get(job_key(tenant, job_id)), need_forecasts=with_forecasts)
         if cached is not None:
             return cached
-    return await asyncio.to_thread(_read_durable, state, tenant, job_id)
+    return await asyncio.to_thread(_read_durable, state, tenant, job_id, with_forecasts=with_forecasts)
 
 
-@router.get("/{job_id}", response_model=JobView)
-async def get_job(
-    job_id: str,
-    state: StateDep,
-    caller: JobsCaller,
-    wait_s: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="Long-poll up to this long.")] = 0.0,
+async def wait_for_job(
+    state: ApiState, tenant: str, job_id: str, wait_s: float, *, with_forecasts: bool = True
 ) -> JobView:
-    """The job's status, and its forecasts once it succeeded (or its error once it failed)."""
-    view = await read_job(state, caller.tenant, job_id)
+    """The job's view once it is finished, or when ``wait_s`` has passed (long-polling)."""
+    view = await read_job(state, tenant, job_id, with_forecasts=with_forecasts)
     if view.status in TERMINAL_STATUSES or wait_s <= 0:
         return view
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     async with state.waiter.watch(job_id) as done:
         # Re-read once watching, so a notice that came before the watch cannot be missed.
-        view = await read_job(state, caller.tenant, job_id)
+        view = await read_job(state, tenant, job_id, with_forecasts=with_forecasts)
         while True:
             remaining = deadline - loop.time()
             if view.status in TERMINAL_STATUSES or remaining <= 0:
@@ -185,12 +193,66 @@ async def get_job(
             if done.done():
                 # Announced but not yet readable as finished: never answer early, re-read shortly.
                 await asyncio.sleep(min(remaining, ANNOUNCED_RECHECK_S))
-                view = await read_job(state, caller.tenant, job_id, durable=True)
+                view = await read_job(state, tenant, job_id, durable=True, with_forecasts=with_forecasts)
                 continue
             try:
                 await asyncio.wait_for(asyncio.shield(done), timeout=min(remaining, WAIT_RECHECK_S))
             except TimeoutError:
                 # No notice (Redis lost it, or the job is still running): the database decides.
-                view = await read_job(state, caller.tenant, job_id, durable=True)
+                view = await read_job(state, tenant, job_id, durable=True, with_forecasts=with_forecasts)
                 continue
-            view = await read_job(state, caller.tenant, job_id)
+            view = await read_job(state, tenant, job_id, with_forecasts=with_forecasts)
+
+
+WaitS = Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="Long-poll up to this long.")]
+
+
+@router.get("/{job_id}", response_model=JobView)
+async def get_job(job_id: str, state: StateDep, caller: JobsCaller, wait_s: WaitS = 0.0) -> JobView:
+    """The job's status, and its forecasts once it succeeded (or its error once it failed)."""
+    return await wait_for_job(state, caller.tenant, job_id, wait_s)
+
+
+NPZ_MEDIA_TYPE = "application/x-npz"
+STILL_RUNNING_RETRY_S = 1
+
+
+@router.get(
+    "/{job_id}/forecasts",
+    response_class=Response,
+    responses={
+        200: {"content": {NPZ_MEDIA_TYPE: {}}, "description": "The forecasts as a NumPy ``.npz`` archive."},
+        202: {"model": JobView, "description": "Not finished when the wait ended: the job's status."},
+    },
+)
+async def get_job_forecasts(
+    job_id: str, state: StateDep, caller: JobsCaller, wait_s: WaitS = 0.0
+) -> Response:
+    """A succeeded job's forecasts as arrays, for large jobs: one uncompressed NumPy ``.npz``.
+
+    It holds ``mean``, ``lower``, ``upper`` (``[series, horizon]`` float64), ``lo-80``/``hi-80``
+    and ``q-0.1`` for the levels and quantiles asked, ``id`` (``[series]``) for named series and
+    ``timestamps`` (``[series, horizon]``, ISO 8601) for dated ones. Read it with
+    ``numpy.load(io.BytesIO(body))``. A 10,000-series job answers here in a few milliseconds of
+    server time and no parsing, where its JSON view takes a third of a second to build and parse.
+    Until the job finishes: 202 with its status and ``Retry-After``; a failed or cancelled job: 409.
+    """
+    view = await wait_for_job(state, caller.tenant, job_id, wait_s, with_forecasts=False)
+    if view.status not in TERMINAL_STATUSES:
+        return Response(
+            view.model_dump_json(),
+            status_code=202,
+            media_type="application/json",
+            headers={"Retry-After": str(STILL_RUNNING_RETRY_S)},
+        )
+    if view.status != "succeeded":
+        raise NoForecasts(f"job {job_id!r} {view.status}: it has no forecasts", field="job_id")
+    body = await asyncio.to_thread(_forecasts_npz, state, job_id)
+    return Response(body, media_type=NPZ_MEDIA_TYPE)
+
+
+def _forecasts_npz(state: ApiState, job_id: str) -> bytes:
+    result = state.store.get_result(job_id)
+    if result is None:  # a succeeded job always has its row; only retention can have removed both
+        raise JobNotFound(f"no job {job_id!r}", field="job_id")
+    return npz_bytes(result_arrays(result))

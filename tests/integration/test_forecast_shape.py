@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import urllib.request
 from collections.abc import Sequence
@@ -88,6 +89,32 @@ def test_narrower_levels_lie_inside_wider_ones_when_levels_asked(client: httpx.C
         # The 80% band is the 10% and 90% quantiles.
         np.testing.assert_allclose(eighty["lower"], q10)
         np.testing.assert_allclose(eighty["upper"], q90)
+
+
+def test_forecast_arrays_match_the_json_view_when_series_are_named_dated_and_banded(
+    client: httpx.Client,
+) -> None:
+    body = {
+        "model": MODEL,
+        "version": "2",
+        "series": [named("dated", VALUES[0], start="2001-01-06", freq="W-SAT"), VALUES[1]],
+        "levels": [80],
+        "quantiles": [0.5],
+    }
+    view = run_job(client, body)
+    answer = client.get(f"/v1/jobs/{view['job_id']}/forecasts")
+
+    assert answer.status_code == 200
+    arrays = np.load(io.BytesIO(answer.content), allow_pickle=False)
+    assert sorted(arrays.files) == ["hi-80", "id", "lo-80", "lower", "mean", "q-0.5", "timestamps", "upper"]
+    dated = view["forecasts"][0]
+    assert arrays["id"].tolist() == ["dated", ""]
+    assert arrays["timestamps"].tolist() == [dated["timestamps"], [""] * view["horizon"]]
+    for index, forecast in enumerate(view["forecasts"]):
+        np.testing.assert_array_equal(arrays["mean"][index], forecast["mean"])
+        np.testing.assert_array_equal(arrays["lo-80"][index], forecast["intervals"]["80"]["lower"])
+        np.testing.assert_array_equal(arrays["hi-80"][index], forecast["intervals"]["80"]["upper"])
+        np.testing.assert_array_equal(arrays["q-0.5"][index], forecast["quantiles"]["0.5"])
 
 
 def _inference_requests(triton: LocalTritonServer, version: str) -> int:

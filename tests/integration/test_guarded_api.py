@@ -201,6 +201,26 @@ def test_cancel_ends_a_queued_job_once_and_only_for_its_owner(api_url: str, auth
     assert view["status"] == "cancelled" and view["error"]["code"] == "cancelled"
 
 
+def test_forecast_arrays_say_202_while_queued_then_409_once_cancelled(
+    api_url: str, auth_env: dict[str, str]
+) -> None:
+    owner, stranger = create_key(auth_env, "array-reader"), create_key(auth_env, "array-stranger")
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        path = client.post("/v1/jobs", json=JOB, headers=bearer(owner)).json()["links"]["self"]
+        queued = client.get(f"{path}/forecasts", params={"wait_s": 0.2}, headers=bearer(owner))
+        foreign = client.get(f"{path}/forecasts", headers=bearer(stranger))
+        client.delete(path, headers=bearer(owner))
+        cancelled = client.get(f"{path}/forecasts", headers=bearer(owner))
+
+    assert queued.status_code == 202 and queued.headers["Retry-After"] == "1"
+    assert queued.json()["status"] == "queued" and queued.json()["forecasts"] is None
+    assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "job_not_found"
+    assert cancelled.status_code == 409
+    error = cancelled.json()["error"]
+    assert (error["code"], error["field"]) == ("job_has_no_forecasts", "job_id")
+    assert "cancelled" in error["message"]
+
+
 def test_list_pages_the_callers_jobs_newest_first_when_a_cursor_is_followed(
     api_url: str, auth_env: dict[str, str]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import httpx
@@ -56,6 +57,14 @@ def test_job_succeeds_with_eager_forecasts_when_1000_series(client: httpx.Client
     assert view["version"] == "1"
     assert all(len(f["mean"]) == 12 for f in view["forecasts"])
     assert_matches_eager(view, "lstm_timeseries", series)
+
+    answer = client.get(f"/v1/jobs/{view['job_id']}/forecasts")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/x-npz"
+    arrays = np.load(io.BytesIO(answer.content), allow_pickle=False)
+    assert sorted(arrays.files) == ["lower", "mean", "upper"]
+    for part in ("mean", "lower", "upper"):
+        assert arrays[part].shape == (1000, 12)
+        np.testing.assert_array_equal(arrays[part], [f[part] for f in view["forecasts"]])
 
 
 @pytest.mark.parametrize("model", ["lstm_timeseries_onnx", "moving_average"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -9,7 +10,14 @@ import pytest
 
 from hybrid_core.errors import InvalidInput
 from hybrid_core.processing import fill_missing
-from hybrid_core.series_codec import pack_forecasts, pack_series, unpack_forecasts, unpack_series
+from hybrid_core.series_codec import (
+    forecast_arrays,
+    npz_bytes,
+    pack_forecasts,
+    pack_series,
+    unpack_forecasts,
+    unpack_series,
+)
 
 
 def test_unpack_series_returns_each_series_when_lengths_differ() -> None:
@@ -59,3 +67,30 @@ def test_unpack_forecasts_returns_the_same_floats_when_packed() -> None:
 
 def test_unpack_forecasts_returns_nothing_when_none_packed() -> None:
     assert unpack_forecasts(pack_forecasts([])) == []
+
+
+def test_forecast_arrays_name_bands_as_the_client_columns_when_levels_and_quantiles_packed() -> None:
+    forecasts = [
+        {
+            "mean": [1.0, 2.0],
+            "lower": [0.0, 1.0],
+            "upper": [2.0, 3.0],
+            "intervals": {"80": {"lower": [0.5, 1.5], "upper": [1.5, 2.5]}},
+            "quantiles": {"0.1": [0.4, 1.4]},
+        }
+    ]
+
+    arrays = forecast_arrays(pack_forecasts(forecasts))
+
+    assert list(arrays) == ["mean", "lower", "upper", "lo-80", "hi-80", "q-0.1"]
+    assert arrays["hi-80"].tolist() == [[1.5, 2.5]] and arrays["q-0.1"].tolist() == [[0.4, 1.4]]
+
+
+def test_npz_bytes_read_back_without_pickle_when_strings_and_floats() -> None:
+    arrays = {"mean": np.arange(6, dtype=np.float64).reshape(2, 3), "id": np.array(["a", ""])}
+
+    loaded = np.load(io.BytesIO(npz_bytes(arrays)), allow_pickle=False)
+
+    assert sorted(loaded.files) == ["id", "mean"]
+    np.testing.assert_array_equal(loaded["mean"], arrays["mean"])
+    assert loaded["id"].tolist() == ["a", ""]
