@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,11 +68,10 @@ class MeanPaths:
     means: npt.NDArray[np.float64]
     version: str
     timings_s: dict[str, float]
-    rounds: int
 
     def part(self, start: int, stop: int) -> MeanPaths:
         """The paths of series ``start`` to ``stop``."""
-        return MeanPaths(self.means[start:stop], self.version, self.timings_s, self.rounds)
+        return MeanPaths(self.means[start:stop], self.version, self.timings_s)
 
 
 def batch_slices(count: int, batch_size: int) -> list[slice]:
@@ -108,6 +108,57 @@ def _round_mean(
     return denormalize(outputs, prepared.centers, params)
 
 
+class _RollOut:
+    """The recursive rounds of one roll-out, whichever way its Triton calls are made.
+
+    A driver loops while ``pending``: it sends ``inputs()`` (the round's batches) to Triton and hands
+    the answers, in batch order, to ``take``; ``result()`` then gives the paths. ``traced`` puts the
+    preprocessing in a ``preprocess`` span, as the worker's path always has (the API's never did).
+    """
+
+    def __init__(
+        self,
+        series: Sequence[SeriesValues],
+        params: VersionParams,
+        *,
+        horizon: int,
+        batch_size: int,
+        traced: bool,
+    ) -> None:
+        self._params = params
+        self._horizon = horizon
+        self._rounds = rounds_for(horizon, params)
+        started = time.perf_counter()
+        with span("preprocess", series=len(series)) if traced else nullcontext():
+            self._prepared = preprocess(series, params)
+        self._timings = {"preprocess_s": time.perf_counter() - started}
+        self._slices = batch_slices(len(series), batch_size)
+        self._means: list[npt.NDArray[np.float64]] = []
+        self._infer_started = time.perf_counter()
+
+    @property
+    def pending(self) -> bool:
+        """Whether a round is still to be sent."""
+        return len(self._means) < self._rounds
+
+    def inputs(self) -> list[npt.NDArray[np.float32]]:
+        """The current round's Triton inputs, one array per batch."""
+        return [self._prepared.inputs[s] for s in self._slices]
+
+    def take(self, answers: Sequence[InferenceOutput]) -> None:
+        """Record the current round's answers and feed its mean back into the windows."""
+        mean = _round_mean(self._prepared, _check_versions(answers, self._params.version), self._params)
+        self._means.append(mean)
+        if self.pending:
+            self._prepared = normalize_windows(next_windows(self._prepared.windows, mean), self._params)
+
+    def result(self) -> MeanPaths:
+        """The rolled-out means, cut to the horizon, once every round is taken."""
+        timings = dict(self._timings, infer_s=time.perf_counter() - self._infer_started)
+        means = np.concatenate(self._means, axis=1)[:, : self._horizon]
+        return MeanPaths(means, self._params.version, timings)
+
+
 def forecast_means(
     series: Sequence[SeriesValues],
     params: VersionParams,
@@ -118,24 +169,14 @@ def forecast_means(
     executor: Executor | None = None,
 ) -> MeanPaths:
     """Roll out every series' mean over ``horizon`` steps; each round is one set of batched Triton calls."""
-    rounds = rounds_for(horizon, params)
-    started = time.perf_counter()
-    with span("preprocess", series=len(series)):
-        prepared = preprocess(series, params)
-    timings = {"preprocess_s": time.perf_counter() - started}
-    slices = batch_slices(len(series), batch_size)
-    infer_started = time.perf_counter()
-    means: list[npt.NDArray[np.float64]] = []
-    for round_index in range(rounds):
-        if round_index:
-            prepared = normalize_windows(next_windows(prepared.windows, means[-1]), params)
-        if executor is None or len(slices) == 1:
-            answers = [infer(prepared.inputs[s]) for s in slices]
+    rollout = _RollOut(series, params, horizon=horizon, batch_size=batch_size, traced=True)
+    while rollout.pending:
+        batches = rollout.inputs()
+        if executor is None or len(batches) == 1:
+            rollout.take([infer(batch) for batch in batches])
         else:
-            answers = list(executor.map(carry_context(infer), [prepared.inputs[s] for s in slices]))
-        means.append(_round_mean(prepared, _check_versions(answers, params.version), params))
-    timings["infer_s"] = time.perf_counter() - infer_started
-    return MeanPaths(np.concatenate(means, axis=1)[:, :horizon], params.version, timings, rounds)
+            rollout.take(list(executor.map(carry_context(infer), batches)))
+    return rollout.result()
 
 
 async def forecast_means_async(
@@ -147,20 +188,10 @@ async def forecast_means_async(
     batch_size: int = 64,
 ) -> MeanPaths:
     """The asyncio twin of :func:`forecast_means` (same processing, batches of a round gathered)."""
-    rounds = rounds_for(horizon, params)
-    started = time.perf_counter()
-    prepared = preprocess(series, params)
-    timings = {"preprocess_s": time.perf_counter() - started}
-    slices = batch_slices(len(series), batch_size)
-    infer_started = time.perf_counter()
-    means: list[npt.NDArray[np.float64]] = []
-    for round_index in range(rounds):
-        if round_index:
-            prepared = normalize_windows(next_windows(prepared.windows, means[-1]), params)
-        answers = await asyncio.gather(*(infer(prepared.inputs[s]) for s in slices))
-        means.append(_round_mean(prepared, _check_versions(answers, params.version), params))
-    timings["infer_s"] = time.perf_counter() - infer_started
-    return MeanPaths(np.concatenate(means, axis=1)[:, :horizon], params.version, timings, rounds)
+    rollout = _RollOut(series, params, horizon=horizon, batch_size=batch_size, traced=False)
+    while rollout.pending:
+        rollout.take(await asyncio.gather(*(infer(batch) for batch in rollout.inputs())))
+    return rollout.result()
 
 
 def finish(paths: MeanPaths, params: VersionParams, spec: ForecastSpec) -> ForecastOutcome:

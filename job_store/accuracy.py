@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_core.scoring import PointScore, TrackedForecast, packed_bands, score_point
@@ -29,6 +29,19 @@ from job_store.models import TrackedForecast as TrackedRow
 _TRACKED: Table = TrackedRow.__table__  # type: ignore[assignment]
 _ACTUALS: Table = Actual.__table__  # type: ignore[assignment]
 _SCORES: Table = ForecastScore.__table__  # type: ignore[assignment]
+
+# One executemany for a pass's actuals: each row gets its own ``matched``. The key parameters are
+# renamed because SQLAlchemy reserves a column's own name for its SET value.
+_MARK_SCORED = (
+    _ACTUALS.update()
+    .where(
+        _ACTUALS.c.model == bindparam("key_model"),
+        _ACTUALS.c.tenant == bindparam("key_tenant"),
+        _ACTUALS.c.series_id == bindparam("key_series_id"),
+        _ACTUALS.c.at == bindparam("key_at"),
+    )
+    .values(scored_at=bindparam("scored_at"), matched=bindparam("matched"))
+)
 
 
 def tracked_rows(
@@ -176,17 +189,20 @@ class AccuracyStore:
                     )
             for row in score_rows:
                 insert_ignoring_duplicates(session, _SCORES, row)
-            for model, tenant, series_id, at, _ in actuals:
-                session.execute(
-                    _ACTUALS.update()
-                    .where(
-                        _ACTUALS.c.model == model,
-                        _ACTUALS.c.tenant == tenant,
-                        _ACTUALS.c.series_id == series_id,
-                        _ACTUALS.c.at == at,
-                    )
-                    .values(scored_at=now, matched=matched[(model, tenant, series_id, at)])
-                )
+            session.execute(
+                _MARK_SCORED,
+                [
+                    {
+                        "key_model": model,
+                        "key_tenant": tenant,
+                        "key_series_id": series_id,
+                        "key_at": at,
+                        "scored_at": now,
+                        "matched": matched[(model, tenant, series_id, at)],
+                    }
+                    for model, tenant, series_id, at, _ in actuals
+                ],
+            )
             return scores
 
     def prune(self, before: datetime, *, limit: int) -> int:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from hybrid_core.scoring import TrackedForecast, score_point, seasonal_naive_scale
 from hybrid_core.time_axis import SeriesAxis, as_utc
@@ -89,6 +90,34 @@ def test_scoring_matches_each_actual_to_every_forecast_covering_its_date(
     assert {(r.series_id, r.at, r.version) for r in rows} == {
         ("a", as_utc("2024-01-03"), v) for v in ("1", "2")
     }
+
+
+def test_scoring_marks_a_pass_s_actuals_in_one_update_when_they_matched_differently(
+    accuracy: AccuracyStore, engine: Engine
+) -> None:
+    accuracy.track(kept("a", "1", "stable") + kept("a", "2", "shadow"))
+    days = ("2024-01-02", "2024-01-04", "2024-01-09")  # two forecasts cover the first two, none the last
+    accuracy.record_actuals("m", "t", [("a", as_utc(day), 10.0) for day in days])
+    updates: list[bool] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("UPDATE ACTUALS"):
+            updates.append(executemany)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert len(accuracy.score_pending(limit=10)) == 4
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert updates == [True]  # one executemany for the pass, not one statement per actual
+    with engine.connect() as connection:
+        rows = connection.execute(select(Actual.at, Actual.matched, Actual.scored_at)).all()
+    assert {at: matched for at, matched, _ in rows} == {
+        as_utc("2024-01-02"): 2,
+        as_utc("2024-01-04"): 2,
+        as_utc("2024-01-09"): 0,
+    }
+    assert all(scored_at is not None for _, _, scored_at in rows)
 
 
 def test_prune_deletes_forecasts_and_actuals_dated_before_the_cutoff(
