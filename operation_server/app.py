@@ -68,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Forecasting jobs served by Celery thin-client workers over NVIDIA Triton.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry hooks stay off: hybrid_core.tracing instruments the app with
+        # the maintained instrumentation, and the native check cost every request an environment read.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)

@@ -20,9 +20,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes", field="body")
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
+                too_large = self._too_large()
                 REQUESTS_REJECTED.labels(too_large.code).inc()
                 await error_response(too_large)(scope, receive, send)
                 return
@@ -34,7 +34,11 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise too_large
+                    raise self._too_large()
             return message
 
         await self.app(scope, limited_receive, send)
+
+    def _too_large(self) -> PayloadTooLarge:
+        # Built only when refusing: an error per request showed in the API's profile.
+        return PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes", field="body")

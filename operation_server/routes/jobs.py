@@ -178,13 +178,12 @@ async def wait_for_job(
     state: ApiState, tenant: str, job_id: str, wait_s: float, *, with_forecasts: bool = True
 ) -> JobView:
     """The job's view once it is finished, or when ``wait_s`` has passed (long-polling)."""
-    view = await read_job(state, tenant, job_id, with_forecasts=with_forecasts)
-    if view.status in TERMINAL_STATUSES or wait_s <= 0:
-        return view
+    if wait_s <= 0:
+        return await read_job(state, tenant, job_id, with_forecasts=with_forecasts)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     async with state.waiter.watch(job_id) as done:
-        # Re-read once watching, so a notice that came before the watch cannot be missed.
+        # The first read comes once watching, so a notice that came before it cannot be missed.
         view = await read_job(state, tenant, job_id, with_forecasts=with_forecasts)
         while True:
             remaining = deadline - loop.time()
