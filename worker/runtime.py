@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ from triton_client import InferenceOutput, TritonPool
 from worker.gathering import JobGatherer
 from worker.leases import LeaseKeeper
 from worker.metrics import KAFKA_EVENTS_PENDING
+
+TRITON_PROBE_S = 0.25
+"""How often a batch held by :meth:`WorkerRuntime.wait_for_triton` asks Triton again."""
 
 
 @dataclass
@@ -55,6 +59,27 @@ class WorkerRuntime:
         """Run one batch of a pinned version; the one seam between job logic and Triton."""
         with TRITON_IN_FLIGHT.track_inprogress():
             return self.triton.infer(model, batch, version=version)
+
+    def wait_for_triton(self) -> bool:
+        """True at once while a Triton replica is in the pool; else probe every ``TRITON_PROBE_S``
+        until one answers, for up to ``worker_triton_wait_s`` (a third of the visibility timeout at
+        most, so the held messages are not redelivered meanwhile). False if none answered.
+
+        A batch that waits here holds its jobs' task threads, so the worker takes no new messages
+        while Triton is away. Sending every job straight back with a short retry instead made the
+        workers spin: on 2 cores that retry storm slowed a Triton restart from 5 s to 45 s.
+        """
+        if self.triton.replicas(healthy_only=True):
+            return True
+        settings = self.settings
+        wait_s = min(settings.worker_triton_wait_s, settings.task_visibility_timeout_s / 3)
+        deadline = time.monotonic() + wait_s
+        while not self.triton.is_server_ready():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(TRITON_PROBE_S, remaining))
+        return True
 
     def close(self) -> None:
         self.leases.stop()

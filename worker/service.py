@@ -30,7 +30,7 @@ from job_store.jobs import ShadowRecord, StartedJob
 from job_store.lifecycle import Failed, Outcome, Succeeded
 from job_store.models import Job
 from triton_client import InferenceOutput
-from triton_client.errors import TritonModelNotFound
+from triton_client.errors import TritonModelNotFound, TritonUnavailable
 from worker.runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,9 @@ def process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[str
 
 def _process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[str, RetryableError]:
     started = runtime.lifecycle.start(job_ids, lease_s=runtime.settings.job_lease_s)
+    if started and not runtime.wait_for_triton():  # an attempt each, then back to the queue
+        away = TritonUnavailable("no Triton replica answers")
+        return {item.job.id: away for item in started}
     groups: dict[GroupKey, list[StartedJob]] = defaultdict(list)
     for item in started:
         groups[(item.job.model, item.job.version, item.job.horizon)].append(item)
