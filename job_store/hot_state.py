@@ -8,7 +8,9 @@ written after the database commit).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import orjson
 import redis
 
 from hybrid_core.schemas import TERMINAL_STATUSES, JobView
@@ -65,17 +67,27 @@ def parse_done_notice(data: bytes) -> list[str]:
     return data.decode().split(NOTICE_SEPARATOR)
 
 
-def cached_view(raw: bytes | str | None, *, need_forecasts: bool = True) -> JobView | None:
+@dataclass(frozen=True)
+class ViewJson:
+    """A job view as the JSON the API answers, with its status (read without building the model)."""
+
+    status: str
+    body: bytes
+
+
+def cached_view(raw: bytes | str | None, *, need_forecasts: bool = True) -> ViewJson | None:
     """A cached view that can answer a read by itself: any state, but a success only with its
     forecasts (unless the read does not ``need_forecasts``).
 
     None for a missing key or a bulk result cached without forecasts (:meth:`HotJobState.put_many`
     strips those): the caller reads the database then. Views are written after each commit of
-    the job's state, so a cached view is never ahead of the database.
+    the job's state, so a cached view is never ahead of the database. The cached bytes are the
+    view's own JSON, so they are answered as they are, without a model in between.
     """
     if raw is None:
         return None
-    view = JobView.model_validate_json(raw)
-    if need_forecasts and view.status == "succeeded" and view.forecasts is None:
+    fields = orjson.loads(raw)
+    status = fields["status"]
+    if need_forecasts and status == "succeeded" and fields.get("forecasts") is None:
         return None
-    return view
+    return ViewJson(status, raw.encode() if isinstance(raw, str) else raw)

@@ -22,7 +22,7 @@ from hybrid_core.errors import (
 )
 from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobStatus, JobView
 from hybrid_core.series_codec import npz_bytes
-from job_store.hot_state import cached_view, job_key
+from job_store.hot_state import ViewJson, cached_view, job_key
 from job_store.models import Job
 from job_store.views import job_view, result_arrays
 from operation_server.auth import JobsCaller
@@ -164,19 +164,20 @@ def _read_durable(state: ApiState, tenant: str, job_id: str, *, with_forecasts: 
 
 async def read_job(
     state: ApiState, tenant: str, job_id: str, *, durable: bool = False, with_forecasts: bool = True
-) -> JobView:
-    """``tenant``'s job view: Redis when it holds one that can answer, else (or when ``durable``) the
-    database. Without ``with_forecasts`` a succeeded view may lack them (a status read)."""
+) -> ViewJson:
+    """``tenant``'s job view as JSON: Redis when it holds one that can answer, else (or when
+    ``durable``) the database. Without ``with_forecasts`` a succeeded view may lack them."""
     if not durable:
         cached = cached_view(await state.aioredis.get(job_key(tenant, job_id)), need_forecasts=with_forecasts)
         if cached is not None:
             return cached
-    return await asyncio.to_thread(_read_durable, state, tenant, job_id, with_forecasts=with_forecasts)
+    view = await asyncio.to_thread(_read_durable, state, tenant, job_id, with_forecasts=with_forecasts)
+    return ViewJson(view.status, view.model_dump_json().encode())
 
 
 async def wait_for_job(
     state: ApiState, tenant: str, job_id: str, wait_s: float, *, with_forecasts: bool = True
-) -> JobView:
+) -> ViewJson:
     """The job's view once it is finished, or when ``wait_s`` has passed (long-polling)."""
     if wait_s <= 0:
         return await read_job(state, tenant, job_id, with_forecasts=with_forecasts)
@@ -207,9 +208,11 @@ WaitS = Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="Long-poll up to
 
 
 @router.get("/{job_id}", response_model=JobView)
-async def get_job(job_id: str, state: StateDep, caller: JobsCaller, wait_s: WaitS = 0.0) -> JobView:
+async def get_job(job_id: str, state: StateDep, caller: JobsCaller, wait_s: WaitS = 0.0) -> Response:
     """The job's status, and its forecasts once it succeeded (or its error once it failed)."""
-    return await wait_for_job(state, caller.tenant, job_id, wait_s)
+    # The view's JSON as read: a cached view is answered without a model built and serialized again.
+    view = await wait_for_job(state, caller.tenant, job_id, wait_s)
+    return Response(view.body, media_type="application/json")
 
 
 NPZ_MEDIA_TYPE = "application/x-npz"
@@ -239,7 +242,7 @@ async def get_job_forecasts(
     view = await wait_for_job(state, caller.tenant, job_id, wait_s, with_forecasts=False)
     if view.status not in TERMINAL_STATUSES:
         return Response(
-            view.model_dump_json(),
+            view.body,
             status_code=202,
             media_type="application/json",
             headers={"Retry-After": str(STILL_RUNNING_RETRY_S)},
