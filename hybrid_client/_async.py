@@ -18,9 +18,19 @@ from hybrid_client._calls import (
     BacktestPlan,
     ForecastOptions,
     ForecastPlan,
+    JobAnswer,
+    JobArrays,
     Submission,
+    array_models,
+    finished,
+    finished_answer,
+    forecasts_answer,
+    job_of,
+    known_job,
     model_window,
+    still_running,
     submission_frame,
+    unlabelled,
 )
 from hybrid_client._protocol import (
     DEFAULT_BASE_URL,
@@ -32,7 +42,7 @@ from hybrid_client._protocol import (
     headers,
     transport_error,
 )
-from hybrid_client.errors import WaitTimeout
+from hybrid_client.errors import NotFound
 from hybrid_client.evaluation import Backtest
 from hybrid_client.frames import actuals_bodies, prepare
 
@@ -70,7 +80,8 @@ class AsyncHybridClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The answer, once it is not one ``retry`` retries (429, 503) or retries ran out."""
         attempt = 0
         while True:
             try:
@@ -80,9 +91,12 @@ class AsyncHybridClient:
                 raise transport_error(exc) from exc
             delay = self._retry.delay_s(response, attempt)
             if delay is None:
-                return checked(response)
+                return response
             await self._sleep(delay)
             attempt += 1
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return checked(await self._send(method, path, **kwargs))
 
     async def _each(self, method: str, path: str, bodies: Sequence[dict[str, Any]]) -> list[Any]:
         return list(await asyncio.gather(*(self._request(method, path, json=body) for body in bodies)))
@@ -129,22 +143,53 @@ class AsyncHybridClient:
         return Submission(tuple(a["job_id"] for a in accepted), model, first["version"], first["arm"], plan)
 
     async def wait(self, submission: Submission | str, *, timeout_s: float = 600.0) -> pd.DataFrame:
-        """The forecasts of submitted jobs, long-polling until each finishes (JobFailed, WaitTimeout)."""
+        """The forecasts of submitted jobs, long-polling until each finishes (see ``HybridClient.wait``)."""
         if isinstance(submission, str):
             submission = Submission((submission,), "", "", "")
         deadline = time.monotonic() + timeout_s
-        views = await asyncio.gather(*(self._wait_one(job_id, deadline) for job_id in submission.job_ids))
-        return submission_frame(submission, views)
+        waits = (
+            self._wait_one(job_id, known_job(submission, job_id), deadline) for job_id in submission.job_ids
+        )
+        answers = finished(await asyncio.gather(*waits))
+        models = sorted(array_models(answers))
+        versions = dict(zip(models, await asyncio.gather(*map(self._versions, models)), strict=True))
+        missing = unlabelled(answers, versions)
+        views = await asyncio.gather(
+            *(self._request("GET", f"/v1/jobs/{job_id}") for job_id in missing.values())
+        )
+        for index, view in zip(missing, views, strict=True):
+            answers[index] = finished_answer(view)
+        return submission_frame(submission, answers, versions)
 
-    async def _wait_one(self, job_id: str, deadline: float) -> dict[str, Any]:
+    async def _wait_one(self, job_id: str, job: dict[str, Any] | None, deadline: float) -> JobAnswer:
+        if job is None:  # a bare id: its view names the model and version that label the arrays
+            view: dict[str, Any] = await self._request("GET", f"/v1/jobs/{job_id}")
+            if view["status"] in TERMINAL_STATUSES:
+                return view  # finished already: the view holds its forecasts
+            if time.monotonic() >= deadline:
+                raise still_running(job_id, view)
+            job = job_of(view)
         while True:
             remaining = deadline - time.monotonic()
             wait_s = max(0.0, min(remaining, MAX_WAIT_PER_POLL_S))
-            view: dict[str, Any] = await self._request("GET", f"/v1/jobs/{job_id}", params={"wait_s": wait_s})
-            if view["status"] in TERMINAL_STATUSES:
-                return view
+            path = f"/v1/jobs/{job_id}/forecasts"
+            answer = forecasts_answer(await self._send("GET", path, params={"wait_s": wait_s}), job)
+            if answer is None:  # failed or cancelled: its view holds the error
+                failed: dict[str, Any] = await self._request("GET", f"/v1/jobs/{job_id}")
+                return failed
+            if isinstance(answer, JobArrays) or answer["status"] in TERMINAL_STATUSES:
+                return answer
+            # 202's Retry-After is for callers that do not long-poll: the next request waits server-side.
             if remaining <= 0:
-                raise WaitTimeout(f"job {job_id} still {view['status']}", code="wait_timeout", retryable=True)
+                raise still_running(job_id, answer)
+
+    async def _versions(self, model: str) -> dict[str, dict[str, Any]]:
+        """``model``'s versions by name; none when the repository no longer holds the model."""
+        try:
+            info = await self.model(model)
+        except NotFound:
+            return {}
+        return {str(v["version"]): v for v in info.get("versions", [])}
 
     async def actuals(self, df: pd.DataFrame, model: str, *, freq: str | None = None) -> int:
         """Record observed values (``unique_id``, ``ds``, ``y``); returns the points recorded."""

@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+import numpy.typing as npt
 import pandas as pd
 
-from hybrid_client._protocol import RequestLimits
-from hybrid_client.errors import JobCancelled, JobFailed
+from hybrid_client._protocol import RequestLimits, error_from, npz_arrays
+from hybrid_client.errors import JobCancelled, JobFailed, WaitTimeout
 from hybrid_client.evaluation import Backtest, make_folds, score, season_length
 from hybrid_client.frames import (
     DS,
     ID,
     WireSeries,
     answer_attrs,
+    arrays_frame,
     chunks,
     forecasts_frame,
     prepare,
@@ -97,6 +100,72 @@ class Submission:
     plan: ForecastPlan | None = None
 
 
+NO_FORECASTS = "job_has_no_forecasts"
+"""The code of ``GET /v1/jobs/{id}/forecasts``'s 409: the job failed or was cancelled."""
+
+Versions = Mapping[str, Mapping[str, dict[str, Any]]]
+"""Each model's versions by name, as ``GET /v1/models/{model}`` lists them."""
+
+
+@dataclass(frozen=True)
+class JobArrays:
+    """A succeeded job's forecasts read as arrays (``GET /v1/jobs/{id}/forecasts``), and the job they
+    are of (``job_id``, ``model``, ``version``, ``arm``)."""
+
+    job: dict[str, Any]
+    arrays: dict[str, npt.NDArray[Any]]
+
+    def view(self, versions: Versions) -> dict[str, Any] | None:
+        """What the job's JSON view says besides its forecasts; None when ``versions`` lacks its version."""
+        version = versions.get(self.job["model"], {}).get(self.job["version"])
+        if version is None:
+            return None
+        horizon = int(self.arrays["mean"].shape[1])
+        # As the worker records it: past the version's own horizon, later steps were fed back recursively.
+        direct = int(version["horizon"]) if horizon > int(version["horizon"]) else None
+        return self.job | {
+            "horizon": horizon,
+            "interval_level": version.get("interval_level"),
+            "direct_steps": direct,
+        }
+
+
+JobAnswer = dict[str, Any] | JobArrays
+"""A finished job as read: its JSON view, or its forecasts as arrays."""
+
+
+def known_job(submission: Submission, job_id: str) -> dict[str, Any] | None:
+    """The job as ``submit`` recorded it; None for a bare job id (model and version unknown)."""
+    if not (submission.model and submission.version):
+        return None
+    return {"job_id": job_id, "model": submission.model, "version": submission.version, "arm": submission.arm}
+
+
+def job_of(view: dict[str, Any]) -> dict[str, Any]:
+    """The job a status view is of, as :class:`JobArrays` keeps it."""
+    return {key: view[key] for key in ("job_id", "model", "version", "arm")}
+
+
+def forecasts_answer(response: httpx.Response, job: dict[str, Any]) -> JobAnswer | None:
+    """What ``GET /v1/jobs/{id}/forecasts`` answered: the arrays (200), the status view of a job still
+    queued or running (202), or None for a job without forecasts (409 ``job_has_no_forecasts``: failed
+    or cancelled; its JSON view says why). Other errors raise."""
+    if response.status_code >= 400:
+        error = error_from(response)
+        if error.code == NO_FORECASTS:
+            return None
+        raise error
+    if response.status_code == 200:
+        return JobArrays(job, npz_arrays(response.content))
+    view: dict[str, Any] = response.json()
+    return view
+
+
+def still_running(job_id: str, view: dict[str, Any]) -> WaitTimeout:
+    """What ``wait`` raises when the deadline passed and the job's view is not terminal."""
+    return WaitTimeout(f"job {job_id} still {view['status']}", code="wait_timeout", retryable=True)
+
+
 def finished_answer(view: dict[str, Any]) -> dict[str, Any]:
     """A terminal job view's answer, or JobFailed / JobCancelled."""
     if view["status"] == "succeeded":
@@ -110,12 +179,46 @@ def finished_answer(view: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def submission_frame(submission: Submission, views: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    answers = [finished_answer(view) for view in views]
-    if submission.plan is not None:
-        return submission.plan.frame(answers)
-    frame = pd.concat([forecasts_frame(a) for a in answers], ignore_index=True)
-    frame.attrs = answer_attrs(answers[0])
+def finished(answers: Sequence[JobAnswer]) -> list[JobAnswer]:
+    """The answers of succeeded jobs, or JobFailed / JobCancelled for the first that is not."""
+    return [answer if isinstance(answer, JobArrays) else finished_answer(answer) for answer in answers]
+
+
+def array_models(answers: Sequence[JobAnswer]) -> set[str]:
+    """The models whose versions label the answers read as arrays."""
+    return {answer.job["model"] for answer in answers if isinstance(answer, JobArrays)}
+
+
+def unlabelled(answers: Sequence[JobAnswer], versions: Versions) -> dict[int, str]:
+    """Answers read as arrays of a version their model no longer lists (by position: the job id); only
+    the job's JSON view then says how to label them."""
+    return {
+        index: answer.job["job_id"]
+        for index, answer in enumerate(answers)
+        if isinstance(answer, JobArrays) and answer.view(versions) is None
+    }
+
+
+def submission_frame(
+    submission: Submission, answers: Sequence[JobAnswer], versions: Versions | None = None
+) -> pd.DataFrame:
+    """One long frame of the finished jobs' answers (in order), the same whether a job was read as
+    arrays or as its JSON view; attrs from the first. ``versions`` labels the answers read as arrays."""
+    sent: Sequence[Sequence[WireSeries] | None]
+    sent = submission.plan.groups if submission.plan is not None else [None] * len(answers)
+    parts, views = [], []
+    for answer, group in zip(answers, sent, strict=True):
+        if isinstance(answer, JobArrays):
+            view = answer.view(versions or {})
+            if view is None:
+                raise ValueError(f"job {answer.job['job_id']}: no version {answer.job['version']!r} listed")
+            parts.append(arrays_frame(answer.arrays, view["interval_level"], group))
+        else:
+            view = finished_answer(answer)
+            parts.append(forecasts_frame(view, group))
+        views.append(view)
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    frame.attrs = answer_attrs(views[0])
     return frame
 
 

@@ -14,9 +14,19 @@ from hybrid_client._calls import (
     BacktestPlan,
     ForecastOptions,
     ForecastPlan,
+    JobAnswer,
+    JobArrays,
     Submission,
+    array_models,
+    finished,
+    finished_answer,
+    forecasts_answer,
+    job_of,
+    known_job,
     model_window,
+    still_running,
     submission_frame,
+    unlabelled,
 )
 from hybrid_client._protocol import (
     DEFAULT_BASE_URL,
@@ -28,7 +38,7 @@ from hybrid_client._protocol import (
     headers,
     transport_error,
 )
-from hybrid_client.errors import WaitTimeout
+from hybrid_client.errors import NotFound
 from hybrid_client.evaluation import Backtest
 from hybrid_client.frames import actuals_bodies, prepare
 
@@ -68,7 +78,8 @@ class HybridClient:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The answer, once it is not one ``retry`` retries (429, 503) or retries ran out."""
         attempt = 0
         while True:
             try:
@@ -77,9 +88,12 @@ class HybridClient:
                 raise transport_error(exc) from exc
             delay = self._retry.delay_s(response, attempt)
             if delay is None:
-                return checked(response)
+                return response
             self._sleep(delay)
             attempt += 1
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return checked(self._send(method, path, **kwargs))
 
     def model(self, name: str) -> dict[str, Any]:
         """``GET /v1/models/{name}``: versions, READY state, window and horizon of each."""
@@ -128,22 +142,52 @@ class HybridClient:
         return Submission(tuple(a["job_id"] for a in accepted), model, first["version"], first["arm"], plan)
 
     def wait(self, submission: Submission | str, *, timeout_s: float = 600.0) -> pd.DataFrame:
-        """The forecasts of submitted jobs, long-polling until each finishes (JobFailed, WaitTimeout)."""
+        """The forecasts of submitted jobs, long-polling until each finishes (JobFailed, WaitTimeout).
+
+        Forecasts are read as arrays (``GET /v1/jobs/{id}/forecasts``), labelled by the model's
+        versions (``GET /v1/models/{model}``); a bare job id is first read as its JSON view, which holds
+        the forecasts already when the job has finished.
+        """
         if isinstance(submission, str):
             submission = Submission((submission,), "", "", "")
         deadline = time.monotonic() + timeout_s
-        views = [self._wait_one(job_id, deadline) for job_id in submission.job_ids]
-        return submission_frame(submission, views)
+        answers = finished(
+            [self._wait_one(job_id, known_job(submission, job_id), deadline) for job_id in submission.job_ids]
+        )
+        versions = {model: self._versions(model) for model in array_models(answers)}
+        for index, job_id in unlabelled(answers, versions).items():
+            answers[index] = finished_answer(self._request("GET", f"/v1/jobs/{job_id}"))
+        return submission_frame(submission, answers, versions)
 
-    def _wait_one(self, job_id: str, deadline: float) -> dict[str, Any]:
+    def _wait_one(self, job_id: str, job: dict[str, Any] | None, deadline: float) -> JobAnswer:
+        if job is None:  # a bare id: its view names the model and version that label the arrays
+            view: dict[str, Any] = self._request("GET", f"/v1/jobs/{job_id}")
+            if view["status"] in TERMINAL_STATUSES:
+                return view  # finished already: the view holds its forecasts
+            if time.monotonic() >= deadline:
+                raise still_running(job_id, view)
+            job = job_of(view)
         while True:
             remaining = deadline - time.monotonic()
             wait_s = max(0.0, min(remaining, MAX_WAIT_PER_POLL_S))
-            view: dict[str, Any] = self._request("GET", f"/v1/jobs/{job_id}", params={"wait_s": wait_s})
-            if view["status"] in TERMINAL_STATUSES:
-                return view
+            path = f"/v1/jobs/{job_id}/forecasts"
+            answer = forecasts_answer(self._send("GET", path, params={"wait_s": wait_s}), job)
+            if answer is None:  # failed or cancelled: its view holds the error
+                failed: dict[str, Any] = self._request("GET", f"/v1/jobs/{job_id}")
+                return failed
+            if isinstance(answer, JobArrays) or answer["status"] in TERMINAL_STATUSES:
+                return answer
+            # 202's Retry-After is for callers that do not long-poll: the next request waits server-side.
             if remaining <= 0:
-                raise WaitTimeout(f"job {job_id} still {view['status']}", code="wait_timeout", retryable=True)
+                raise still_running(job_id, answer)
+
+    def _versions(self, model: str) -> dict[str, dict[str, Any]]:
+        """``model``'s versions by name; none when the repository no longer holds the model."""
+        try:
+            info = self.model(model)
+        except NotFound:
+            return {}
+        return {str(v["version"]): v for v in info.get("versions", [])}
 
     def actuals(self, df: pd.DataFrame, model: str, *, freq: str | None = None) -> int:
         """Record observed values (``unique_id``, ``ds``, ``y``) for accuracy; returns the points recorded."""

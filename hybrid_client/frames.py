@@ -11,7 +11,7 @@ each level asked (the version's own band, e.g. ``lo-90``, when none was), then `
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,6 +212,76 @@ def _future_ds(forecasts: Sequence[dict[str, Any]], sent: Sequence[WireSeries] |
         first = (last or 0) + 1
         parts.append(list(range(first, first + len(f["mean"]))))
     return list(itertools.chain.from_iterable(parts))
+
+
+def arrays_frame(
+    arrays: Mapping[str, npt.NDArray[Any]],
+    interval_level: float | None,
+    sent: Sequence[WireSeries] | None = None,
+) -> pd.DataFrame:
+    """The long frame of a job's forecasts read as arrays (``GET /v1/jobs/{id}/forecasts``): the frame
+    :func:`forecasts_frame` builds from the job's JSON view, without a Python object per value.
+
+    ``arrays`` in the archive's order: ``mean``, ``lower``, ``upper`` (``[series, horizon]``), then
+    ``lo-80``/``hi-80`` and ``q-0.1``... as asked, ``id`` and ``timestamps`` ("" where a series was not
+    named or dated). ``interval_level`` names the version's own band when no level was asked.
+    """
+    mean = arrays["mean"]
+    count, steps = mean.shape
+    if count == 0:
+        return pd.DataFrame(columns=[ID, DS, "mean"])
+    if sent is not None and len(sent) != count:
+        raise ValueError(f"sent {len(sent)} series, the API answered {count} forecasts")
+    columns: dict[str, Any] = {
+        ID: np.repeat(_array_uids(arrays.get("id"), count, sent), steps),
+        DS: _array_ds(arrays.get("timestamps"), count, steps, sent),
+        "mean": mean.reshape(-1),
+    }
+    levels = [name[3:] for name in arrays if name.startswith("lo-")]
+    for key in levels:
+        columns[f"lo-{key}"] = arrays[f"lo-{key}"].reshape(-1)
+        columns[f"hi-{key}"] = arrays[f"hi-{key}"].reshape(-1)
+    if not levels:
+        key = label(float(interval_level or 0.9) * 100)
+        columns[f"lo-{key}"] = arrays["lower"].reshape(-1)
+        columns[f"hi-{key}"] = arrays["upper"].reshape(-1)
+    for name in arrays:
+        if name.startswith("q-"):
+            columns[name] = arrays[name].reshape(-1)
+    return pd.DataFrame(columns)
+
+
+def _array_uids(
+    ids: npt.NDArray[np.str_] | None, count: int, sent: Sequence[WireSeries] | None
+) -> npt.NDArray[np.object_]:
+    """The user's ids when sent, else the answer's, else (as the JSON view leaves ``id`` out) the index."""
+    column = np.empty(count, dtype=object)
+    if sent is not None:
+        column[:] = [s.uid for s in sent]
+    elif ids is None:
+        column[:] = list(range(count))
+    else:
+        column[:] = ids.tolist()
+        unnamed = np.flatnonzero(ids == "")
+        column[unnamed] = unnamed.tolist()
+    return column
+
+
+def _array_ds(
+    stamps: npt.NDArray[np.str_] | None, count: int, steps: int, sent: Sequence[WireSeries] | None
+) -> Any:
+    """Every forecast's dates (one parse), or steps numbered on from each series' last one; an object
+    column of both when only some series are dated, as :func:`_future_ds` gives."""
+    dated = np.zeros(count, dtype=bool) if stamps is None else stamps[:, 0] != ""
+    if stamps is not None and dated.all():
+        return pd.to_datetime(stamps.reshape(-1), format="ISO8601")
+    last = [s.last_step or 0 for s in sent] if sent is not None else [0] * count
+    numbered = np.repeat(np.asarray(last, dtype=np.int64) + 1, steps) + np.tile(np.arange(steps), count)
+    if stamps is None or not dated.any():
+        return numbered
+    mixed = numbered.astype(object)
+    mixed[np.repeat(dated, steps)] = list(pd.to_datetime(stamps[dated].reshape(-1), format="ISO8601"))
+    return mixed
 
 
 def answer_attrs(answer: dict[str, Any]) -> dict[str, Any]:

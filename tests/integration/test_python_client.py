@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
 from hybrid_cli.main import main
-from hybrid_client import HybridClient, InvalidInput
+from hybrid_client import HybridClient, InvalidInput, JobCancelled, Submission, WaitTimeout
+from hybrid_client._calls import submission_frame
 from local_stack.processes import ManagedProcess
+from local_stack.triton_server import find_free_port
 from tests.support.data import request_series
+from tests.support.processes import start_api
+from tests.support.services import postgres_database
 
 pytestmark = pytest.mark.integration
 
 MODEL = "lstm_timeseries"
+
+
+@pytest.fixture(scope="module")
+def idle_api(service_env: dict[str, str], session_dir: Path) -> Iterator[str]:
+    """An API on a database and Redis database of its own that no worker consumes: jobs stay queued."""
+    with postgres_database() as database_url:
+        env = service_env | {
+            "HYBRID_DATABASE_URL": database_url,
+            "HYBRID_REDIS_URL": service_env["HYBRID_REDIS_URL"].rsplit("/", 1)[0] + "/9",
+        }
+        port = find_free_port()
+        process = start_api(env, session_dir / "logs" / "api-idle.log", port)
+        yield f"http://127.0.0.1:{port}"
+        process.stop()
 
 
 def long_frame(freq: str, start: str, points: int = 200) -> pd.DataFrame:
@@ -48,6 +69,61 @@ def test_client_round_trips_ids_and_dates_when_forecasting_and_waiting_for_jobs(
         assert (out["lo-95"] <= out["lo-80"]).all() and (out["hi-80"] <= out["hi-95"]).all()
         assert out.attrs["version"] == "1" and out.attrs["direct_steps"] == 24
     np.testing.assert_allclose(now["mean"], later["mean"], rtol=1e-6)
+    # The job was read as arrays, the sync answer as JSON: the same frame either way.
+    pd.testing.assert_frame_equal(now, later, rtol=1e-6)
+    assert {key: value for key, value in later.attrs.items() if key != "job_id"} == now.attrs
+
+
+def series_body(named: bool, dated: bool, values: list[float]) -> dict[str, Any] | list[float]:
+    """An unnamed series is a bare list (so undated); a named one an object, dated or not."""
+    if not named:
+        return values
+    body: dict[str, Any] = {"id": f"s{len(values)}", "values": values}
+    if dated:
+        body |= {"start": "2001-01-06", "freq": "W-SAT"}
+    return body
+
+
+@pytest.mark.parametrize(
+    ("shapes", "asked"),
+    [
+        ([(True, True), (False, False), (True, False)], {"levels": [80, 95], "quantiles": [0.1, 0.5]}),
+        ([(False, False), (False, False)], {}),
+        ([(True, True), (True, True)], {"horizon": 30}),
+    ],
+    ids=["mixed-with-levels-quantiles", "unnamed-undated-own-band", "named-dated-recursive"],
+)
+def test_client_reads_a_jobs_arrays_as_the_frame_of_its_json_view_when_series_are_named_or_dated_or_not(
+    api: str, client: httpx.Client, shapes: list[tuple[bool, bool]], asked: dict[str, Any]
+) -> None:
+    values = request_series(len(shapes), 200, seed=17)
+    series = [
+        series_body(n, d, v[: 190 + i]) for i, ((n, d), v) in enumerate(zip(shapes, values, strict=True))
+    ]
+    answer = client.post("/v1/jobs", json={"model": MODEL, "version": "1", "series": series, **asked})
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    view = client.get(f"/v1/jobs/{accepted['job_id']}", params={"wait_s": 60}).json()
+    assert view["status"] == "succeeded", view
+    submission = Submission((accepted["job_id"],), MODEL, accepted["version"], accepted["arm"])
+    with HybridClient(api) as sdk:
+        out = sdk.wait(submission, timeout_s=60)
+    expected = submission_frame(submission, [view])
+    pd.testing.assert_frame_equal(out, expected, check_exact=True)
+    assert out.attrs == expected.attrs
+
+
+def test_client_raises_job_cancelled_and_wait_timeout_when_its_jobs_never_run(idle_api: str) -> None:
+    frame = long_frame("W-SAT", "2001-01-06")
+    with HybridClient(idle_api) as client:
+        queued = client.submit(frame, MODEL, version="1")
+        with pytest.raises(WaitTimeout) as timed_out:
+            client.wait(queued, timeout_s=0.5)
+        httpx.delete(f"{idle_api}/v1/jobs/{queued.job_ids[0]}").raise_for_status()
+        with pytest.raises(JobCancelled) as cancelled:
+            client.wait(queued, timeout_s=5)
+    assert timed_out.value.retryable and "queued" in timed_out.value.message
+    assert cancelled.value.code == "cancelled"
 
 
 def test_client_raises_invalid_input_naming_the_series_when_it_is_too_short(api: str) -> None:
