@@ -59,17 +59,26 @@ def _part_names(forecast: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def _part(forecast: Mapping[str, Any], name: str) -> Sequence[float]:
+def _split_part(name: str) -> tuple[str, str, str]:
+    """A part name read back as (kind, key, side): ``("mean", "", "")``, ``("intervals", "80", "lower")``,
+    ``("quantiles", "0.1", "")``."""
     kind, _, rest = name.partition("/")
-    if not rest:
-        values: Sequence[float] = forecast[kind]
-        return values
     if kind == "intervals":
         level, _, side = rest.rpartition("/")
-        band: Sequence[float] = forecast["intervals"][level][side]
-        return band
-    quantile: Sequence[float] = forecast["quantiles"][rest]
-    return quantile
+        return kind, level, side
+    return kind, rest, ""
+
+
+def _part(forecast: Mapping[str, Any], name: str) -> Sequence[float]:
+    kind, key, side = _split_part(name)
+    values: Sequence[float]
+    if not key:
+        values = forecast[kind]
+    elif kind == "intervals":
+        values = forecast["intervals"][key][side]
+    else:
+        values = forecast["quantiles"][key]
+    return values
 
 
 def pack_forecasts(forecasts: Sequence[Mapping[str, Any]]) -> bytes:
@@ -84,51 +93,50 @@ def pack_forecasts(forecasts: Sequence[Mapping[str, Any]]) -> bytes:
     return buffer.getvalue()
 
 
-def unpack_forecasts(packed: bytes) -> list[dict[str, Any]]:
-    """Decode :func:`pack_forecasts`'s bytes into one dict per series, in the answer's shape."""
+def _load_packed(packed: bytes) -> tuple[list[str], npt.NDArray[np.float64]]:
+    """The part names and the ``[series, part, horizon]`` array of :func:`pack_forecasts`'s bytes."""
     buffer = io.BytesIO(packed)
     first = np.load(buffer, allow_pickle=False)
     if first.dtype.kind != "U":
-        return [dict(zip(FORECAST_FIELDS, row, strict=True)) for row in first.tolist()]
-    names = first.tolist()
-    rows = np.load(buffer, allow_pickle=False).tolist()
-    return [_unflatten(names, row) for row in rows]
+        return list(FORECAST_FIELDS), first
+    return first.tolist(), np.load(buffer, allow_pickle=False)
+
+
+def unpack_forecasts(packed: bytes) -> list[dict[str, Any]]:
+    """Decode :func:`pack_forecasts`'s bytes into one dict per series, in the answer's shape."""
+    names, array = _load_packed(packed)
+    if names == list(FORECAST_FIELDS):
+        return [dict(zip(FORECAST_FIELDS, row, strict=True)) for row in array.tolist()]
+    return [_unflatten(names, row) for row in array.tolist()]
 
 
 def _unflatten(names: list[str], row: list[list[float]]) -> dict[str, Any]:
     shaped: dict[str, Any] = {}
     for name, values in zip(names, row, strict=True):
-        kind, _, rest = name.partition("/")
-        if not rest:
+        kind, key, side = _split_part(name)
+        if not key:
             shaped[kind] = values
         elif kind == "intervals":
-            level, _, side = rest.rpartition("/")
-            shaped.setdefault("intervals", {}).setdefault(level, {})[side] = values
+            shaped.setdefault("intervals", {}).setdefault(key, {})[side] = values
         else:
-            shaped.setdefault("quantiles", {})[rest] = values
+            shaped.setdefault("quantiles", {})[key] = values
     return shaped
 
 
 def _array_name(part: str) -> str:
     """A part's name among the arrays: ``mean``, ``lo-80``/``hi-80``, ``q-0.1`` (the client's columns)."""
-    kind, _, rest = part.partition("/")
-    if not rest:
+    kind, key, side = _split_part(part)
+    if not key:
         return kind
     if kind == "intervals":
-        level, _, side = rest.rpartition("/")
-        return f"{'lo' if side == 'lower' else 'hi'}-{level}"
-    return f"q-{rest}"
+        return f"{'lo' if side == 'lower' else 'hi'}-{key}"
+    return f"q-{key}"
 
 
 def forecast_arrays(packed: bytes) -> dict[str, npt.NDArray[np.float64]]:
     """Decode :func:`pack_forecasts`'s bytes into one ``[series, horizon]`` array per part, without
     building a list per series (``mean``, ``lower``, ``upper``, then ``lo-80``, ``hi-80``, ``q-0.1``...)."""
-    buffer = io.BytesIO(packed)
-    first = np.load(buffer, allow_pickle=False)
-    if first.dtype.kind != "U":
-        names, array = list(FORECAST_FIELDS), first
-    else:
-        names, array = first.tolist(), np.load(buffer, allow_pickle=False)
+    names, array = _load_packed(packed)
     return {_array_name(name): array[:, position, :] for position, name in enumerate(names)}
 
 
