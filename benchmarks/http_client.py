@@ -27,15 +27,17 @@ class HttpConnection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
         """Send one request; return the status and the body. Reconnects once if the server closed."""
         try:
-            return await self._exchange(method, path, body)
+            return await self._exchange(method, path, body, content_type)
         except (ConnectionError, asyncio.IncompleteReadError):
             await self.close()
-            return await self._exchange(method, path, body)
+            return await self._exchange(method, path, body, content_type)
 
-    async def _exchange(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+    async def _exchange(self, method: str, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(
                 self.host, self.port, limit=_HEADERS_LIMIT_BYTES
@@ -43,7 +45,7 @@ class HttpConnection:
         assert self._reader is not None
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
         if body:
-            head += "Content-Type: application/json\r\n"
+            head += f"Content-Type: {content_type}\r\n"
         self._writer.write(head.encode() + b"\r\n" + body)
         raw = await self._reader.readuntil(b"\r\n\r\n")
         lines = raw.decode("latin-1").split("\r\n")

@@ -18,8 +18,8 @@ from benchmarks.progress import Progress
 from benchmarks.stats import RunSummary, summarize
 from benchmarks.workloads import (
     Inputs,
-    bulk_body,
     bulk_job,
+    bulk_request,
     bulk_rows,
     bulk_triton,
     job_user,
@@ -191,11 +191,11 @@ class Runner:
         meter = self._meter(spec)
         self.progress.note(f"{spec.name}: one bulk of {len(series)} series")
         if spec.name == "hybrid":
-            body = bulk_body(self.inputs.model, self.inputs.version, series)
+            request = bulk_request(self.inputs.model, self.inputs.version, series)
             async with HttpConnection(*self._jobs_address()) as connection:
                 await meter.start()
                 started = time.perf_counter()
-                timing = await bulk_job(connection, body, len(series))
+                timing = await bulk_job(connection, request, len(series))
                 elapsed_s = time.perf_counter() - started
                 reading = await meter.stop()
             stages = await asyncio.to_thread(job_stages, self.stack.database_url, timing)

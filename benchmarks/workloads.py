@@ -116,16 +116,22 @@ class BulkJobTiming:
     answered_at_unix_s: float
 
 
-def bulk_body(model: str, version: str, series: Sequence[list[float]]) -> bytes:
-    """The JSON body of one job holding every series (encoded before the clock starts)."""
-    return json.dumps({"model": model, "version": version, "series": list(series)}).encode()
+ARRAYS_MEDIA_TYPE = "application/x-npz"
 
 
-async def bulk_job(connection: HttpConnection, body: bytes, count: int) -> BulkJobTiming:
+def bulk_request(model: str, version: str, series: Sequence[list[float]]) -> tuple[str, bytes]:
+    """The path and ``.npz`` body of one array job holding every series (encoded before the clock
+    starts): a bulk client sends ``POST /v1/jobs/arrays``, float32 values instead of JSON numbers."""
+    buffer = io.BytesIO()
+    np.savez(buffer, values=np.asarray(series, dtype=np.float32))
+    return f"/v1/jobs/arrays?model={model}&version={version}", buffer.getvalue()
+
+
+async def bulk_job(connection: HttpConnection, request: tuple[str, bytes], count: int) -> BulkJobTiming:
     """Submit one job of ``count`` series and long-poll its forecasts as arrays (``.npz``) until they
     are loaded: a bulk client reads ``GET /v1/jobs/{id}/forecasts``, not the JSON view."""
     started = time.perf_counter()
-    status, payload = await connection.request("POST", "/v1/jobs", body)
+    status, payload = await connection.request("POST", request[0], request[1], ARRAYS_MEDIA_TYPE)
     _expect(status, 202, payload)
     submit_s = time.perf_counter() - started
     job_id = str(json.loads(payload)["job_id"])

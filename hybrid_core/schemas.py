@@ -66,36 +66,45 @@ SeriesIn = Annotated[
 ]
 
 
+ModelName = Annotated[str, Field(min_length=1, max_length=128, description="Model name in the repository.")]
+VersionPin = Annotated[
+    str | None, Field(min_length=1, max_length=32, description='Pin a repository version, e.g. "1".')
+]
+RoutingKey = Annotated[
+    str | None, Field(max_length=256, description="Sticky key for canary assignment (customer, sensor).")
+]
+Horizon = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        description="Steps to forecast; the model's by default, at most 4 x the model's (recursive past it).",
+    ),
+]
+Levels = Annotated[
+    list[float], Field(max_length=10, description="Interval levels in percent, 50 to 99, e.g. [80, 95].")
+]
+Quantiles = Annotated[
+    list[float], Field(max_length=20, description="Quantiles, 0.01 to 0.99, e.g. [0.1, 0.5, 0.9].")
+]
+"""The options every request shape shares (JSON body, array body's query), constrained once."""
+
+
 class ForecastRequest(BaseModel):
     """Body of ``POST /v1/jobs`` and ``POST /v1/models/{model}/forecast``."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model: str = Field(min_length=1, max_length=128, description="Model name in the repository.")
+    model: ModelName
     series: list[SeriesIn] = Field(
         min_length=1,
         description="One or more series: a list of values (oldest first, null for a missing point), or an "
         "object with an id and optionally a time axis.",
     )
-    version: str | None = Field(
-        default=None, min_length=1, max_length=32, description='Pin a repository version, e.g. "1".'
-    )
-    routing_key: str | None = Field(
-        default=None, max_length=256, description="Sticky key for canary assignment (customer, sensor)."
-    )
-    horizon: int | None = Field(
-        default=None,
-        ge=1,
-        description="Steps to forecast; the model's by default, at most 4 x the model's (recursive past it).",
-    )
-    levels: list[float] = Field(
-        default_factory=list,
-        max_length=10,
-        description="Interval levels in percent, 50 to 99, e.g. [80, 95].",
-    )
-    quantiles: list[float] = Field(
-        default_factory=list, max_length=20, description="Quantiles, 0.01 to 0.99, e.g. [0.1, 0.5, 0.9]."
-    )
+    version: VersionPin = None
+    routing_key: RoutingKey = None
+    horizon: Horizon = None
+    levels: Levels = []
+    quantiles: Quantiles = []
 
     def values_of(self, index: int) -> list[float | None]:
         """The values of series ``index``, whatever its shape."""

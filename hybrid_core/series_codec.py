@@ -27,8 +27,8 @@ SeriesValues = Sequence[float | None] | npt.NDArray[np.floating[Any]]
 """One series: as the client sent it (``None`` missing), or as stored (an array, NaN missing)."""
 
 
-def pack_series(series: Sequence[Sequence[float | None]]) -> bytes:
-    """Encode validated series (``None`` for a missing value) as bytes."""
+def pack_series(series: Sequence[SeriesValues]) -> bytes:
+    """Encode validated series (``None`` or NaN for a missing value) as bytes."""
     lengths = np.fromiter((len(values) for values in series), dtype=np.int64, count=len(series))
     if len(series) and (lengths == lengths[0]).all():
         values = np.array(series, dtype=np.float32).reshape(-1)  # None becomes NaN

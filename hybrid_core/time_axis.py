@@ -71,11 +71,15 @@ def _timestamp(value: TimestampIn, field: str) -> pd.Timestamp:
 
 def axis_from_start(start: TimestampIn, freq: str, length: int, field: str) -> SeriesAxis:
     """The axis of ``length`` points from ``start`` at ``freq``; the start must lie on the frequency."""
-    offset = parse_offset(freq, f"{field}.freq")
-    first = _timestamp(start, f"{field}.start")
+    return axis_on_offset(start, parse_offset(freq, f"{field}.freq"), length, f"{field}.start")
+
+
+def axis_on_offset(start: TimestampIn, offset: BaseOffset, length: int, field: str) -> SeriesAxis:
+    """The axis of ``length`` points from ``start`` (named ``field``), which must lie on ``offset``."""
+    first = _timestamp(start, field)
     if not offset.is_on_offset(first):
         raise InvalidInput(
-            f"{field}.start {first.isoformat()} does not fall on frequency {freq!r}", field=f"{field}.start"
+            f"{field} {first.isoformat()} does not fall on frequency {offset.freqstr!r}", field=field
         )
     return SeriesAxis(last=(first + (length - 1) * offset).isoformat(), freq=offset.freqstr)
 

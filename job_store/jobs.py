@@ -52,7 +52,7 @@ class NewJob:
     arm: str
     routing_key: str | None
     horizon: int
-    series: Sequence[Sequence[float | None]]
+    series: Sequence[SeriesValues]
     shadow_version: str | None = None
     created_at: datetime = field(default_factory=lambda: utcnow())
     tenant: str = "public"

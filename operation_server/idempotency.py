@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, cast
 
+import numpy as np
 from fastapi import Header
 
 from hybrid_core.errors import Conflict
 from hybrid_core.schemas import Arm, ForecastRequest, JobAccepted, JobStatus
 from job_store.models import Job
+from operation_server.array_body import ArrayRequest
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -34,6 +36,15 @@ class IdempotencyConflict(Conflict):
 def request_fingerprint(body: ForecastRequest) -> str:
     """SHA-256 of the request as validated (field order and number formatting normalized)."""
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def array_fingerprint(request: ArrayRequest) -> str:
+    """SHA-256 of an array job as read: its options, and its series as float32 (any dtype sent)."""
+    digest = hashlib.sha256(request.options.model_dump_json().encode())
+    digest.update(repr(request.values.shape).encode())
+    for part in (request.values, request.lengths, request.ids, request.starts):
+        digest.update(b"|" if part is None else np.ascontiguousarray(part).tobytes())
+    return digest.hexdigest()
 
 
 def accepted(job: Job) -> JobAccepted:

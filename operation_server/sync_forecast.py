@@ -108,7 +108,7 @@ def record_forecast(
     """
     started = time.perf_counter()
     job_id = uuid.uuid4().hex
-    store.create(resolution.new_job(job_id, request, spec, tenant=tenant, shadow=True))
+    store.create(resolution.new_job(job_id, request, request.all_values(), spec, tenant=tenant, shadow=True))
     done = Succeeded(
         job_id,
         outcome.version,

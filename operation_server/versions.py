@@ -4,14 +4,17 @@ else the newest version READY in Triton."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hybrid_core.errors import ServiceUnavailable, VersionNotLoaded
 from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.schemas import Arm, ForecastRequest
+from hybrid_core.series_codec import SeriesValues
 from hybrid_core.version_params import VersionParams
 from job_store.jobs import NewJob
+from operation_server.array_body import ArrayJobOptions
 from operation_server.catalog import ModelCatalog
 from operation_server.rollout.policy import RolloutSpec, assign_arm, shadow_of, spec_of
 
@@ -29,15 +32,16 @@ class Resolution:
     def new_job(
         self,
         job_id: str,
-        request: ForecastRequest,
+        request: ForecastRequest | ArrayJobOptions,
+        series: Sequence[SeriesValues],
         spec: ForecastSpec,
         *,
         tenant: str,
         shadow: bool = True,
         idempotency: tuple[str, str] | None = None,
     ) -> NewJob:
-        """The job record of ``request`` resolved this way (``shadow=False``: no canary mirror;
-        ``idempotency``: the client's key and the request's fingerprint)."""
+        """The job record of ``series`` under ``request``'s options, resolved this way
+        (``shadow=False``: no canary mirror; ``idempotency``: the client's key and the body's fingerprint)."""
         return NewJob(
             job_id=job_id,
             tenant=tenant,
@@ -48,7 +52,7 @@ class Resolution:
             arm=self.arm,
             routing_key=request.routing_key,
             horizon=spec.horizon,
-            series=request.all_values(),
+            series=series,
             spec=spec.to_json(),
             shadow_version=self.shadow_version if shadow else None,
         )
@@ -106,7 +110,7 @@ def resolve_version(
     return Resolution(version=newest, arm="latest", params=catalog.params(model, newest))
 
 
-def resolve_request(state: ApiState, request: ForecastRequest) -> Resolution:
+def resolve_request(state: ApiState, request: ForecastRequest | ArrayJobOptions) -> Resolution:
     """Resolve a request's version under its model's current rollout policy."""
     state.catalog.versions(request.model)
     policy = state.rollout.policy(request.model)

@@ -6,10 +6,11 @@ import asyncio
 import base64
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, Field
 
 from hybrid_core.errors import (
@@ -20,19 +21,23 @@ from hybrid_core.errors import (
     NoForecasts,
     ServiceUnavailable,
 )
+from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobStatus, JobView
-from hybrid_core.series_codec import npz_bytes
+from hybrid_core.series_codec import SeriesValues, npz_bytes
+from hybrid_core.version_params import VersionParams
 from job_store.hot_state import ViewJson, cached_view, job_key
 from job_store.models import Job
 from job_store.views import job_view, result_arrays
+from operation_server.array_body import NPZ_MEDIA_TYPE, ArrayJobOptions, read_array_request
 from operation_server.auth import JobsCaller
 from operation_server.deps import StateDep
 from operation_server.errors import documented
 from operation_server.fast_json import FastJsonRoute
-from operation_server.idempotency import IdempotencyKeyHeader, replay, request_fingerprint
+from operation_server.idempotency import IdempotencyKeyHeader, array_fingerprint, replay, request_fingerprint
 from operation_server.metrics import JOBS_SUBMITTED
+from operation_server.principal import Principal
 from operation_server.state import ApiState
-from operation_server.validation import validate_request
+from operation_server.validation import validate_arrays, validate_request
 from operation_server.versions import resolve_request
 
 logger = logging.getLogger(__name__)
@@ -55,16 +60,75 @@ def submit_job(
     body: ForecastRequest, state: StateDep, caller: JobsCaller, idempotency_key: IdempotencyKeyHeader = None
 ) -> JobAccepted:
     """Validate, record and enqueue a forecasting job; poll ``links.self`` for its result."""
+
+    def fingerprint() -> str:
+        return request_fingerprint(body)
+
+    def validate(params: VersionParams) -> ForecastSpec:
+        return validate_request(body, params, state.settings)
+
+    return _submit(state, caller, body, body.all_values, validate, fingerprint, idempotency_key)
+
+
+@router.post(
+    "/arrays",
+    status_code=202,
+    response_model=JobAccepted,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {NPZ_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+def submit_array_job(
+    body: Annotated[bytes, Body(media_type=NPZ_MEDIA_TYPE)],
+    options: Annotated[ArrayJobOptions, Query()],
+    state: StateDep,
+    caller: JobsCaller,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JobAccepted:
+    """A job whose series come as one NumPy ``.npz`` body (``Content-Type: application/x-npz``): for
+    large jobs, a sixth of the API's time of the same job in JSON.
+
+    The archive holds ``values`` (``[series, points]``, NaN for a missing point) and optionally
+    ``lengths`` (``[series]``: row ``i`` holds ``lengths[i]`` points, the rest is padding), ``id``
+    (``[series]`` unique strings) and ``start`` (``[series]`` ISO 8601 dates, with ``freq``). The
+    query parameters are the JSON body's other fields. The answer is that of ``POST /v1/jobs``;
+    read the forecasts with ``GET /v1/jobs/{id}/forecasts``.
+    """
+    request = read_array_request(body, options, state.settings)
+
+    def fingerprint() -> str:
+        return array_fingerprint(request)
+
+    def validate(params: VersionParams) -> ForecastSpec:
+        return validate_arrays(request, params, state.settings)
+
+    return _submit(state, caller, options, request.all_values, validate, fingerprint, idempotency_key)
+
+
+def _submit(
+    state: ApiState,
+    caller: Principal,
+    options: ForecastRequest | ArrayJobOptions,
+    series: Callable[[], Sequence[SeriesValues]],
+    validate: Callable[[VersionParams], ForecastSpec],
+    fingerprint: Callable[[], str],
+    idempotency_key: str | None,
+) -> JobAccepted:
+    """Replay a known idempotency key, else resolve, validate, record and enqueue one job."""
     idempotency = None
     if idempotency_key is not None:
-        idempotency = (idempotency_key, request_fingerprint(body))
+        idempotency = (idempotency_key, fingerprint())
         holder = state.store.by_idempotency_key(caller.tenant, idempotency_key)
         if holder is not None:
             return replay(holder, idempotency[1])
-    resolution = resolve_request(state, body)
-    spec = validate_request(body, resolution.params, state.settings)
+    resolution = resolve_request(state, options)
+    spec = validate(resolution.params)
     job_id = uuid.uuid4().hex
-    job = resolution.new_job(job_id, body, spec, tenant=caller.tenant, idempotency=idempotency)
+    values = series()
+    job = resolution.new_job(job_id, options, values, spec, tenant=caller.tenant, idempotency=idempotency)
     state.admission.admit_job(caller, job_id)
     holder = None
     try:
@@ -79,18 +143,18 @@ def submit_job(
         state.admission.release(caller, job_id)
         return replay(holder, idempotency[1])
     try:
-        state.queue.enqueue(job_id, series_count=len(body.series))
+        state.queue.enqueue(job_id, series_count=len(values))
     except ServiceUnavailable as exc:
         state.lifecycle.fail(job_id, EnqueueFailed(exc.message))
         raise
-    JOBS_SUBMITTED.labels(body.model, resolution.version, resolution.arm).inc()
+    JOBS_SUBMITTED.labels(options.model, resolution.version, resolution.arm).inc()
     return JobAccepted(
         job_id=job_id,
         status="queued",
-        model=body.model,
+        model=options.model,
         version=resolution.version,
         arm=resolution.arm,
-        series_count=len(body.series),
+        series_count=len(values),
         links={"self": f"/v1/jobs/{job_id}"},
     )
 
@@ -215,7 +279,6 @@ async def get_job(job_id: str, state: StateDep, caller: JobsCaller, wait_s: Wait
     return Response(view.body, media_type="application/json")
 
 
-NPZ_MEDIA_TYPE = "application/x-npz"
 STILL_RUNNING_RETRY_S = 1
 
 
