@@ -84,22 +84,28 @@ def result_forecasts(result: JobResult) -> list[dict[str, Any]]:
     return labelled
 
 
-def result_arrays(result: JobResult) -> dict[str, npt.NDArray[Any]]:
+def result_arrays(result: JobResult, *, interval_level: float | None = None) -> dict[str, npt.NDArray[Any]]:
     """The forecasts of a result row as ``[series, horizon]`` arrays (:func:`forecast_arrays`), with
     ``id`` (``[series]``) and ``timestamps`` (``[series, horizon]``, ISO 8601) when the request named or
-    dated its series ("" where one series was not)."""
+    dated its series ("" where one series was not), then what the job's view says besides its
+    forecasts: ``interval_level`` (0-d float, when given) and ``direct_steps`` (0-d int, when later
+    steps were recursive)."""
     packed = result.packed if result.packed is not None else pack_forecasts(result.forecasts or [])
     arrays: dict[str, npt.NDArray[Any]] = dict(forecast_arrays(packed))
-    if result.meta is None:
-        return arrays
-    count, steps = arrays["mean"].shape
-    labels = ForecastSpec.from_json(steps, result.meta)
-    if labels.ids is not None:
-        arrays["id"] = np.array([series_id or "" for series_id in labels.ids], dtype=str)
-    if labels.axes is not None:
-        blank = [""] * steps
-        stamps = future_timestamps(labels.axes, steps)
-        arrays["timestamps"] = np.array([row or blank for row in stamps], dtype=str).reshape(count, steps)
+    if result.meta is not None:
+        count, steps = arrays["mean"].shape
+        labels = ForecastSpec.from_json(steps, result.meta)
+        if labels.ids is not None:
+            arrays["id"] = np.array([series_id or "" for series_id in labels.ids], dtype=str)
+        if labels.axes is not None:
+            blank = [""] * steps
+            stamps = future_timestamps(labels.axes, steps)
+            arrays["timestamps"] = np.array([row or blank for row in stamps], dtype=str).reshape(count, steps)
+    if interval_level is not None:
+        arrays["interval_level"] = np.array(interval_level, dtype=np.float64)
+    direct_steps = result.meta.get("direct_steps") if result.meta is not None else None
+    if direct_steps is not None:
+        arrays["direct_steps"] = np.array(direct_steps, dtype=np.int64)
     return arrays
 
 

@@ -19,6 +19,7 @@ from hybrid_core.errors import (
     JobFinished,
     JobNotFound,
     NoForecasts,
+    NotFound,
     ServiceUnavailable,
 )
 from hybrid_core.forecast_spec import ForecastSpec
@@ -296,8 +297,10 @@ async def get_job_forecasts(
     """A succeeded job's forecasts as arrays, for large jobs: one uncompressed NumPy ``.npz``.
 
     It holds ``mean``, ``lower``, ``upper`` (``[series, horizon]`` float64), ``lo-80``/``hi-80``
-    and ``q-0.1`` for the levels and quantiles asked, ``id`` (``[series]``) for named series and
-    ``timestamps`` (``[series, horizon]``, ISO 8601) for dated ones. Read it with
+    and ``q-0.1`` for the levels and quantiles asked, ``id`` (``[series]``) for named series,
+    ``timestamps`` (``[series, horizon]``, ISO 8601) for dated ones, and what the job's view says
+    besides its forecasts: ``interval_level`` (0-d float, the coverage of ``lower``/``upper``) and,
+    when steps past the model's horizon were recursive, ``direct_steps`` (0-d int). Read it with
     ``numpy.load(io.BytesIO(body))``. A 10,000-series job answers here in a few milliseconds of
     server time and no parsing, where its JSON view takes a third of a second to build and parse.
     Until the job finishes: 202 with its status and ``Retry-After``; a failed or cancelled job: 409.
@@ -317,7 +320,11 @@ async def get_job_forecasts(
 
 
 def _forecasts_npz(state: ApiState, job_id: str) -> bytes:
-    result = state.store.get_result(job_id)
-    if result is None:  # a succeeded job always has its row; only retention can have removed both
+    job, result = state.store.get(job_id), state.store.get_result(job_id)
+    if job is None or result is None:  # a succeeded job always has its row; only retention removes both
         raise JobNotFound(f"no job {job_id!r}", field="job_id")
-    return npz_bytes(result_arrays(result))
+    try:
+        level: float | None = state.catalog.params(job.model, job.version).residuals.interval_level
+    except NotFound:  # the version left the repository: its forecasts stay readable, unlabelled
+        level = None
+    return npz_bytes(result_arrays(result, interval_level=level))

@@ -91,8 +91,11 @@ def test_narrower_levels_lie_inside_wider_ones_when_levels_asked(client: httpx.C
         np.testing.assert_allclose(eighty["upper"], q90)
 
 
+@pytest.mark.parametrize(
+    ("horizon", "labels"), [(None, ["interval_level"]), (30, ["direct_steps", "interval_level"])]
+)
 def test_forecast_arrays_match_the_json_view_when_series_are_named_dated_and_banded(
-    client: httpx.Client,
+    client: httpx.Client, horizon: int | None, labels: list[str]
 ) -> None:
     body = {
         "model": MODEL,
@@ -100,13 +103,15 @@ def test_forecast_arrays_match_the_json_view_when_series_are_named_dated_and_ban
         "series": [named("dated", VALUES[0], start="2001-01-06", freq="W-SAT"), VALUES[1]],
         "levels": [80],
         "quantiles": [0.5],
+        **({"horizon": horizon} if horizon is not None else {}),
     }
     view = run_job(client, body)
     answer = client.get(f"/v1/jobs/{view['job_id']}/forecasts")
 
     assert answer.status_code == 200
     arrays = np.load(io.BytesIO(answer.content), allow_pickle=False)
-    assert sorted(arrays.files) == ["hi-80", "id", "lo-80", "lower", "mean", "q-0.5", "timestamps", "upper"]
+    parts = ["hi-80", "id", "lo-80", "lower", "mean", "q-0.5", "timestamps", "upper"]
+    assert sorted(arrays.files) == sorted(parts + labels)
     dated = view["forecasts"][0]
     assert arrays["id"].tolist() == ["dated", ""]
     assert arrays["timestamps"].tolist() == [dated["timestamps"], [""] * view["horizon"]]
@@ -115,6 +120,10 @@ def test_forecast_arrays_match_the_json_view_when_series_are_named_dated_and_ban
         np.testing.assert_array_equal(arrays["lo-80"][index], forecast["intervals"]["80"]["lower"])
         np.testing.assert_array_equal(arrays["hi-80"][index], forecast["intervals"]["80"]["upper"])
         np.testing.assert_array_equal(arrays["q-0.5"][index], forecast["quantiles"]["0.5"])
+    # What the view says besides its forecasts, as 0-d arrays.
+    assert arrays["interval_level"].shape == () and arrays["interval_level"].item() == view["interval_level"]
+    direct_steps = arrays["direct_steps"].item() if "direct_steps" in arrays.files else None
+    assert direct_steps == view["direct_steps"] == (24 if horizon else None)
 
 
 def _inference_requests(triton: LocalTritonServer, version: str) -> int:
