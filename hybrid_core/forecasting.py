@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -24,11 +26,13 @@ from hybrid_core.errors import HybridError, InvalidInput
 from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.processing import (
     Forecast,
+    ForecastParts,
     PreparedBatch,
+    band_parts,
     denormalize,
+    forecasts_of,
     next_windows,
     normalize_windows,
-    postprocess,
     preprocess,
 )
 from hybrid_core.series_codec import SeriesValues
@@ -51,14 +55,46 @@ class VersionMismatch(HybridError):
 class ForecastOutcome:
     """Forecasts of every series plus where the time went (seconds per stage).
 
-    ``direct_steps`` is the model's own horizon when the forecast went past it (the later steps
-    were fed back recursively), else None.
+    ``parts`` holds them as one array; ``forecasts`` (one object per series, with ids and
+    timestamps) is built from it on first use only: a bulk job's forecasts are stored packed and
+    served as arrays, so its worker never builds 10,000 of them. ``direct_steps`` is the model's
+    own horizon when the forecast went past it (the later steps were fed back recursively).
     """
 
-    forecasts: list[Forecast]
+    parts: ForecastParts
+    spec: ForecastSpec
     version: str
     timings_s: dict[str, float]
     direct_steps: int | None = None
+
+    @cached_property
+    def forecasts(self) -> list[Forecast]:
+        """One :class:`Forecast` per series."""
+        return forecasts_of(self.parts, self.spec)
+
+    def forecast_dicts(self) -> ForecastDicts:
+        """The forecasts' JSON shapes, built on first use (``len`` builds nothing)."""
+        return ForecastDicts(self)
+
+
+class ForecastDicts(Sequence[dict[str, Any]]):
+    """An outcome's forecasts as JSON shapes, built when first read; counting them builds nothing."""
+
+    def __init__(self, outcome: ForecastOutcome) -> None:
+        self._outcome = outcome
+        self._built: list[dict[str, Any]] | None = None
+
+    def __len__(self) -> int:
+        return int(self._outcome.parts.values.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if self._built is None:
+            self._built = [forecast.as_dict() for forecast in self._outcome.forecasts]
+        return self._built[index]
 
 
 @dataclass(frozen=True)
@@ -197,12 +233,12 @@ async def forecast_means_async(
 def finish(paths: MeanPaths, params: VersionParams, spec: ForecastSpec) -> ForecastOutcome:
     """Post-process rolled-out means with ``spec`` (bands, ids, timestamps) into the outcome."""
     post_started = time.perf_counter()
-    forecasts = postprocess(paths.means, params, spec)
+    parts = band_parts(paths.means, params, spec)
     timings = dict(paths.timings_s)
     timings["postprocess_s"] = time.perf_counter() - post_started
     timings["total_s"] = sum(timings[k] for k in ("preprocess_s", "infer_s", "postprocess_s"))
     direct = params.horizon if spec.horizon > params.horizon else None
-    return ForecastOutcome(forecasts=forecasts, version=paths.version, timings_s=timings, direct_steps=direct)
+    return ForecastOutcome(parts, spec, paths.version, timings, direct_steps=direct)
 
 
 def forecast(

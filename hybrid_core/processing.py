@@ -18,7 +18,7 @@ import numpy.typing as npt
 from hybrid_core.bands import default_offsets, level_key, level_offsets, quantile_key, quantile_offsets
 from hybrid_core.errors import InvalidInput
 from hybrid_core.forecast_spec import ForecastSpec
-from hybrid_core.series_codec import SeriesValues
+from hybrid_core.series_codec import SeriesValues, pack_parts, split_part
 from hybrid_core.time_axis import future_timestamps
 from hybrid_core.version_params import VersionParams
 
@@ -136,35 +136,72 @@ def denormalize(
     return outputs.astype(np.float64) * params.normalization.scale + centers[:, None]
 
 
+@dataclass(frozen=True)
+class ForecastParts:
+    """Every part of a job's forecasts as one ``[n, parts, horizon]`` array, in the caller's units.
+
+    ``names`` are the parts in packed order: ``mean``, ``lower``, ``upper``, then
+    ``intervals/<level>/lower`` and ``/upper`` per level and ``quantiles/<p>`` per quantile asked.
+    """
+
+    names: list[str]
+    values: npt.NDArray[np.float64]
+
+    def packed(self) -> bytes:
+        """The stored form (``hybrid_core.series_codec.pack_forecasts``'s bytes), straight from the array."""
+        return pack_parts(self.names, self.values)
+
+
+def band_parts(mean: npt.NDArray[np.float64], params: VersionParams, spec: ForecastSpec) -> ForecastParts:
+    """``mean`` ``[n, horizon]`` with the version's interval and the levels and quantiles ``spec`` asks."""
+    steps = spec.horizon
+    if mean.shape[1] != steps:
+        raise ValueError(f"forecast shape {mean.shape} does not hold {steps} steps")
+    lower_offset, upper_offset = default_offsets(params, steps)
+    names = ["mean", "lower", "upper"]
+    parts = [mean, mean + lower_offset, mean + upper_offset]
+    for level in spec.levels:
+        key = level_key(level)
+        low, high = level_offsets(params, level, steps)
+        names += [f"intervals/{key}/lower", f"intervals/{key}/upper"]
+        parts += [mean + low, mean + high]
+    for probability in spec.quantiles:
+        names.append(f"quantiles/{quantile_key(probability)}")
+        parts.append(mean + quantile_offsets(params, probability, steps))
+    return ForecastParts(names, np.stack(parts, axis=1))
+
+
 def postprocess(mean: npt.NDArray[np.float64], params: VersionParams, spec: ForecastSpec) -> list[Forecast]:
     """Attach the version's interval, the asked levels and quantiles, ids and timestamps to ``mean``.
 
     ``mean`` is ``[n, horizon]`` in the caller's units (``hybrid_core.forecasting`` rolls it out,
     recursively past the model's horizon).
     """
-    steps = spec.horizon
-    if mean.shape[1] != steps:
-        raise ValueError(f"forecast shape {mean.shape} does not hold {steps} steps")
-    lower_offset, upper_offset = default_offsets(params, steps)
-    lower, upper = mean + lower_offset, mean + upper_offset
-    levels = {level_key(level): level_offsets(params, level, steps) for level in spec.levels}
-    quantiles = {quantile_key(p): quantile_offsets(params, p, steps) for p in spec.quantiles}
-    stamps = future_timestamps(spec.axes, steps) if spec.axes is not None else None
+    return forecasts_of(band_parts(mean, params, spec), spec)
+
+
+def forecasts_of(parts: ForecastParts, spec: ForecastSpec) -> list[Forecast]:
+    """One :class:`Forecast` per series of ``parts``, with its id and timestamps from ``spec``."""
+    stamps = future_timestamps(spec.axes, spec.horizon) if spec.axes is not None else None
+    bands = [split_part(name) for name in parts.names[3:]]
     forecasts = []
-    for index, (m, lo, up) in enumerate(zip(mean, lower, upper, strict=True)):
+    for index, rows in enumerate(parts.values.tolist()):
+        intervals: dict[str, dict[str, list[float]]] = {}
+        quantiles: dict[str, list[float]] = {}
+        for (kind, key, side), row in zip(bands, rows[3:], strict=True):
+            if kind == "intervals":
+                intervals.setdefault(key, {})[side] = row
+            else:
+                quantiles[key] = row
         forecasts.append(
             Forecast(
-                mean=m.tolist(),
-                lower=lo.tolist(),
-                upper=up.tolist(),
+                mean=rows[0],
+                lower=rows[1],
+                upper=rows[2],
                 id=spec.series_id(index),
                 timestamps=None if stamps is None else stamps[index],
-                intervals={
-                    key: {"lower": (m + low).tolist(), "upper": (m + high).tolist()}
-                    for key, (low, high) in levels.items()
-                }
-                or None,
-                quantiles={key: (m + offset).tolist() for key, offset in quantiles.items()} or None,
+                intervals=intervals or None,
+                quantiles=quantiles or None,
             )
         )
     return forecasts

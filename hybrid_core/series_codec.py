@@ -59,7 +59,7 @@ def _part_names(forecast: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def _split_part(name: str) -> tuple[str, str, str]:
+def split_part(name: str) -> tuple[str, str, str]:
     """A part name read back as (kind, key, side): ``("mean", "", "")``, ``("intervals", "80", "lower")``,
     ``("quantiles", "0.1", "")``."""
     kind, _, rest = name.partition("/")
@@ -70,7 +70,7 @@ def _split_part(name: str) -> tuple[str, str, str]:
 
 
 def _part(forecast: Mapping[str, Any], name: str) -> Sequence[float]:
-    kind, key, side = _split_part(name)
+    kind, key, side = split_part(name)
     values: Sequence[float]
     if not key:
         values = forecast[kind]
@@ -85,11 +85,17 @@ def pack_forecasts(forecasts: Sequence[Mapping[str, Any]]) -> bytes:
     """Encode forecasts (``mean``, ``lower``, ``upper`` and any ``intervals`` / ``quantiles``, one
     horizon, the same parts for every series) as bytes; ids and timestamps are not packed."""
     names = _part_names(forecasts[0]) if forecasts else list(FORECAST_FIELDS)
-    array = np.array([[_part(f, name) for name in names] for f in forecasts], dtype=np.float64)
+    return pack_parts(
+        names, np.array([[_part(f, name) for name in names] for f in forecasts], dtype=np.float64)
+    )
+
+
+def pack_parts(names: Sequence[str], array: npt.NDArray[np.float64]) -> bytes:
+    """Encode a ``[series, parts, horizon]`` array of parts ``names`` (:func:`pack_forecasts`'s form)."""
     buffer = io.BytesIO()
-    if names != list(FORECAST_FIELDS):  # the plain form stays one array, as before migration 0009
+    if list(names) != list(FORECAST_FIELDS):  # the plain form stays one array, as before migration 0009
         np.save(buffer, np.array(names), allow_pickle=False)
-    np.save(buffer, array, allow_pickle=False)
+    np.save(buffer, np.asarray(array, dtype=np.float64), allow_pickle=False)
     return buffer.getvalue()
 
 
@@ -113,7 +119,7 @@ def unpack_forecasts(packed: bytes) -> list[dict[str, Any]]:
 def _unflatten(names: list[str], row: list[list[float]]) -> dict[str, Any]:
     shaped: dict[str, Any] = {}
     for name, values in zip(names, row, strict=True):
-        kind, key, side = _split_part(name)
+        kind, key, side = split_part(name)
         if not key:
             shaped[kind] = values
         elif kind == "intervals":
@@ -125,7 +131,7 @@ def _unflatten(names: list[str], row: list[list[float]]) -> dict[str, Any]:
 
 def _array_name(part: str) -> str:
     """A part's name among the arrays: ``mean``, ``lo-80``/``hi-80``, ``q-0.1`` (the client's columns)."""
-    kind, key, side = _split_part(part)
+    kind, key, side = split_part(part)
     if not key:
         return kind
     if kind == "intervals":

@@ -8,7 +8,7 @@ caller that starts and finishes jobs, with their Redis views and metrics.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,13 +95,16 @@ class Succeeded:
 
     job_id: str
     version: str
-    forecasts: list[dict[str, Any]]
+    forecasts: Sequence[Mapping[str, Any]]
+    """Their JSON shapes: read for events and cached views of small jobs only (may be built lazily)."""
     timings_s: dict[str, float]
     interval_level: float | None = None
     meta: dict[str, Any] | None = None
     """Ids, time axes and ``direct_steps`` of the answer, kept with the result (None: none)."""
     tracked: list[dict[str, Any]] = field(default_factory=list)
     """``tracked_forecasts`` rows of its named, dated series (``job_store.accuracy.tracked_rows``)."""
+    packed: bytes | None = None
+    """The forecasts already packed from their arrays (``pack_parts``); else ``forecasts`` are packed."""
 
 
 @dataclass(frozen=True)
@@ -319,7 +322,7 @@ class JobStore:
                             {
                                 "job_id": r.job_id,
                                 "version": r.version,
-                                "packed": pack_forecasts(r.forecasts),
+                                "packed": r.packed if r.packed is not None else pack_forecasts(r.forecasts),
                                 "timings": r.timings_s,
                                 "meta": r.meta,
                                 "worker": worker,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -28,7 +29,7 @@ def job_view(
     job: Job,
     result: JobResult | None = None,
     *,
-    forecasts: list[dict[str, Any]] | None = None,
+    forecasts: Sequence[Mapping[str, Any]] | None = None,
     interval_level: float | None = None,
     direct_steps: int | None = None,
 ) -> JobView:
@@ -134,7 +135,7 @@ def job_event(
     job: Job,
     *,
     timings_s: dict[str, float] | None = None,
-    forecasts: list[dict[str, Any]] | None = None,
+    forecasts: Sequence[Mapping[str, Any]] | None = None,
     error: HybridError | None = None,
     direct_steps: int | None = None,
 ) -> JobEvent:

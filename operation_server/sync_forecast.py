@@ -112,13 +112,14 @@ def record_forecast(
     done = Succeeded(
         job_id,
         outcome.version,
-        [f.as_dict() for f in outcome.forecasts],
+        outcome.forecast_dicts(),
         dict(outcome.timings_s),
         interval_level=resolution.params.residuals.interval_level,
         meta=spec.result_meta(outcome.direct_steps),
         tracked=tracked_of(
             request, spec, outcome, resolution.params, job_id=job_id, tenant=tenant, arm=resolution.arm
         ),
+        packed=outcome.parts.packed(),
     )
     lifecycle.finish([done], observed=True)  # run_forecast counted it already
     metrics.observe_stages(request.model, resolution.version, {"persist_s": time.perf_counter() - started})

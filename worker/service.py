@@ -59,7 +59,7 @@ def _process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[st
         groups[(item.job.model, item.job.version, item.job.horizon)].append(item)
     outcomes: list[Outcome] = []
     retry: dict[str, RetryableError] = {}
-    answered: dict[str, list[Forecast]] = {}
+    answered: dict[str, ForecastOutcome] = {}
     for key, members in groups.items():
         with job_context(model=key[0], version=key[1]), span("forecast", model=key[0], version=key[1]):
             results = _forecast_group(runtime, key, members)
@@ -69,13 +69,13 @@ def _process_batch(runtime: WorkerRuntime, job_ids: Sequence[str]) -> Mapping[st
             elif isinstance(result, HybridError):
                 outcomes.append(Failed(item.job.id, result))
             else:
-                answered[item.job.id] = result.forecasts
+                answered[item.job.id] = result
                 outcomes.append(_succeeded(runtime, item, result))
     with span("persist"):
         finished = runtime.lifecycle.finish(outcomes)
     inputs = {item.job.id: item for item in started}
     mirrored = [
-        (job, inputs[job.id], answered[job.id])
+        (job, inputs[job.id], answered[job.id].forecasts)
         for job in finished
         if job.shadow_version and job.id in answered
     ]
@@ -94,11 +94,12 @@ def _succeeded(runtime: WorkerRuntime, item: StartedJob, outcome: ForecastOutcom
     return Succeeded(
         job.id,
         outcome.version,
-        [f.as_dict() for f in outcome.forecasts],
+        outcome.forecast_dicts(),  # built only if an event or a cached view carries them
         timings,
         interval_level=params.residuals.interval_level,
         meta=spec.result_meta(outcome.direct_steps),
         tracked=_tracked(job, job.arm, outcome, item.series, spec, params),
+        packed=outcome.parts.packed(),
     )
 
 
@@ -111,6 +112,8 @@ def _tracked(
     params: VersionParams,
 ) -> list[dict[str, Any]]:
     """The rows that keep the job's named, dated forecasts for scoring against actuals."""
+    if spec.ids is None or spec.axes is None:
+        return []  # nothing to keep, and the outcome's forecasts need not be built
     kept = tracked_forecasts(outcome.forecasts, series, spec.ids, spec.axes, params)
     return tracked_rows(
         kept, job_id=job.id, tenant=job.tenant, model=job.model, version=outcome.version, arm=arm
