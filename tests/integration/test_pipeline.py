@@ -61,7 +61,8 @@ def test_job_succeeds_with_eager_forecasts_when_1000_series(client: httpx.Client
     answer = client.get(f"/v1/jobs/{view['job_id']}/forecasts")
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/x-npz"
     arrays = np.load(io.BytesIO(answer.content), allow_pickle=False)
-    assert sorted(arrays.files) == ["lower", "mean", "upper"]
+    assert sorted(arrays.files) == ["interval_level", "lower", "mean", "upper"]
+    assert float(arrays["interval_level"]) == view["interval_level"]
     for part in ("mean", "lower", "upper"):
         assert arrays[part].shape == (1000, 12)
         np.testing.assert_array_equal(arrays[part], [f[part] for f in view["forecasts"]])
