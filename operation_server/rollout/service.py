@@ -31,7 +31,7 @@ from operation_server.rollout.triton_sync import (
 logger = logging.getLogger(__name__)
 
 POLICY_CACHE_TTL_S = 0.5
-"""A policy written by another API process takes effect here within this long."""
+"""A policy written by another API process takes effect here within this long (plus one read)."""
 LOOP_INTERVAL_S = 1.0
 
 
@@ -52,25 +52,39 @@ class RolloutService:
         self.catalog = catalog
         self.stager = stager
         self._cache: dict[str, tuple[float, RolloutPolicy | None]] = {}
+        self._refreshing: set[str] = set()
+        self._forgotten = 0
         self._lock = threading.Lock()
 
     # -- reading -------------------------------------------------------------------------
 
     def policy(self, model: str) -> RolloutPolicy | None:
-        """The model's policy, at most POLICY_CACHE_TTL_S old."""
+        """The model's policy, at most POLICY_CACHE_TTL_S old (plus one database read).
+
+        One request thread reads an expired policy again; the others keep answering with the
+        cached one meanwhile, instead of every thread that finds it expired reading the database.
+        """
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(model)
-        if cached is not None and now - cached[0] < POLICY_CACHE_TTL_S:
-            return cached[1]
-        policy = self.store.get(model)
+            if cached is not None and (now - cached[0] < POLICY_CACHE_TTL_S or model in self._refreshing):
+                return cached[1]
+            self._refreshing.add(model)
+            forgotten = self._forgotten
+        try:
+            policy = self.store.get(model)
+        finally:
+            with self._lock:
+                self._refreshing.discard(model)
         with self._lock:
-            self._cache[model] = (now, policy)
+            if forgotten == self._forgotten:  # a write meanwhile makes this read stale: not cached
+                self._cache[model] = (now, policy)
         return policy
 
     def _forget(self, model: str) -> None:
         with self._lock:
             self._cache.pop(model, None)
+            self._forgotten += 1
 
     def view(self, model: str) -> RolloutView:
         """The policy as the API shows it (revision 0: none written, newest ready version serves)."""
