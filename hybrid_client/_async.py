@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from hybrid_client._array_jobs import ARRAY_JOBS_PATH, array_job_answer, lacks_array_jobs
 from hybrid_client._calls import (
     BacktestPlan,
     ForecastOptions,
@@ -21,7 +22,6 @@ from hybrid_client._calls import (
     JobAnswer,
     JobArrays,
     Submission,
-    array_models,
     finished,
     finished_answer,
     forecasts_answer,
@@ -31,6 +31,7 @@ from hybrid_client._calls import (
     still_running,
     submission_frame,
     unlabelled,
+    unlabelled_models,
 )
 from hybrid_client._protocol import (
     DEFAULT_BASE_URL,
@@ -70,6 +71,8 @@ class AsyncHybridClient:
         self._limits = limits or RequestLimits()
         self._slots = asyncio.Semaphore(max_concurrency)
         self._sleep = sleep
+        self._array_jobs = True
+        """Whether the API takes ``POST /v1/jobs/arrays`` (until it answers that it does not)."""
 
     async def __aenter__(self) -> AsyncHybridClient:
         return self
@@ -135,12 +138,26 @@ class AsyncHybridClient:
         freq: str | None = None,
         routing_key: str | None = None,
     ) -> Submission:
-        """Submit ``df`` as jobs (one per chunk of series) and return at once; ``wait`` reads them."""
+        """Submit ``df`` as jobs and return at once (see ``HybridClient.submit``)."""
         options = ForecastOptions(model, version, horizon, tuple(levels), tuple(quantiles), routing_key)
         plan = ForecastPlan.of(df, options, freq, self._limits)
-        accepted = await self._each("POST", "/v1/jobs", plan.bodies())
+        accepted = await asyncio.gather(
+            *(self._submit_chunk(plan, index) for index in range(len(plan.groups)))
+        )
         first = accepted[0]
         return Submission(tuple(a["job_id"] for a in accepted), model, first["version"], first["arm"], plan)
+
+    async def _submit_chunk(self, plan: ForecastPlan, index: int) -> dict[str, Any]:
+        """Chunk ``index`` as one job: as arrays when it pays and the API takes them, else as JSON."""
+        arrays = plan.array_request(index, self._limits) if self._array_jobs else None
+        if arrays is not None:
+            response = await self._send("POST", ARRAY_JOBS_PATH, **arrays)
+            if not lacks_array_jobs(response):
+                accepted: dict[str, Any] = array_job_answer(response)
+                return accepted
+            self._array_jobs = False  # an API from before array jobs: JSON from now on
+        answer: dict[str, Any] = await self._request("POST", "/v1/jobs", json=plan.body(index))
+        return answer
 
     async def wait(self, submission: Submission | str, *, timeout_s: float = 600.0) -> pd.DataFrame:
         """The forecasts of submitted jobs, long-polling until each finishes (see ``HybridClient.wait``)."""
@@ -151,7 +168,7 @@ class AsyncHybridClient:
             self._wait_one(job_id, known_job(submission, job_id), deadline) for job_id in submission.job_ids
         )
         answers = finished(await asyncio.gather(*waits))
-        models = sorted(array_models(answers))
+        models = sorted(unlabelled_models(answers))
         versions = dict(zip(models, await asyncio.gather(*map(self._versions, models)), strict=True))
         missing = unlabelled(answers, versions)
         views = await asyncio.gather(

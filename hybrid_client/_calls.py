@@ -15,6 +15,7 @@ import httpx
 import numpy.typing as npt
 import pandas as pd
 
+from hybrid_client._array_jobs import array_request, worth_arrays
 from hybrid_client._protocol import RequestLimits, error_from, npz_arrays
 from hybrid_client.errors import JobCancelled, JobFailed, WaitTimeout
 from hybrid_client.evaluation import Backtest, make_folds, score, season_length
@@ -66,20 +67,37 @@ class ForecastPlan:
             options = dataclasses.replace(options, routing_key=uuid.uuid4().hex)
         return cls(options, groups)
 
-    def bodies(self) -> list[dict[str, Any]]:
+    def body(self, index: int) -> dict[str, Any]:
+        """The JSON body of chunk ``index``."""
         o = self.options
-        return [
-            request_body(
-                o.model,
-                group,
-                version=o.version,
-                horizon=o.horizon,
-                levels=o.levels,
-                quantiles=o.quantiles,
-                routing_key=o.routing_key,
-            )
-            for group in self.groups
-        ]
+        return request_body(
+            o.model,
+            self.groups[index],
+            version=o.version,
+            horizon=o.horizon,
+            levels=o.levels,
+            quantiles=o.quantiles,
+            routing_key=o.routing_key,
+        )
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [self.body(index) for index in range(len(self.groups))]
+
+    def array_request(self, index: int, limits: RequestLimits) -> dict[str, Any] | None:
+        """``POST /v1/jobs/arrays``'s arguments for chunk ``index``; None when it goes as JSON."""
+        group = self.groups[index]
+        if not worth_arrays(group, limits.array_min_points):
+            return None
+        o = self.options
+        return array_request(
+            group,
+            model=o.model,
+            version=o.version,
+            horizon=o.horizon,
+            levels=o.levels,
+            quantiles=o.quantiles,
+            routing_key=o.routing_key,
+        )
 
     def frame(self, answers: Sequence[dict[str, Any]]) -> pd.DataFrame:
         """One long frame from the answers of every chunk (in order); attrs from the first answer."""
@@ -115,18 +133,32 @@ class JobArrays:
     job: dict[str, Any]
     arrays: dict[str, npt.NDArray[Any]]
 
+    @property
+    def labelled(self) -> bool:
+        """Whether the archive says the version's ``interval_level`` and the job's ``direct_steps``
+        itself (an API from before it did needs ``GET /v1/models/{model}``)."""
+        return "interval_level" in self.arrays
+
     def view(self, versions: Versions) -> dict[str, Any] | None:
-        """What the job's JSON view says besides its forecasts; None when ``versions`` lacks its version."""
+        """What the job's JSON view says besides its forecasts, from the archive or else ``versions``;
+        None when neither says it."""
+        horizon = int(self.arrays["mean"].shape[1])
+        if self.labelled:
+            direct = self.arrays.get("direct_steps")
+            return self.job | {
+                "horizon": horizon,
+                "interval_level": float(self.arrays["interval_level"]),
+                "direct_steps": None if direct is None else int(direct),
+            }
         version = versions.get(self.job["model"], {}).get(self.job["version"])
         if version is None:
             return None
-        horizon = int(self.arrays["mean"].shape[1])
         # As the worker records it: past the version's own horizon, later steps were fed back recursively.
-        direct = int(version["horizon"]) if horizon > int(version["horizon"]) else None
+        direct_steps = int(version["horizon"]) if horizon > int(version["horizon"]) else None
         return self.job | {
             "horizon": horizon,
             "interval_level": version.get("interval_level"),
-            "direct_steps": direct,
+            "direct_steps": direct_steps,
         }
 
 
@@ -184,14 +216,17 @@ def finished(answers: Sequence[JobAnswer]) -> list[JobAnswer]:
     return [answer if isinstance(answer, JobArrays) else finished_answer(answer) for answer in answers]
 
 
-def array_models(answers: Sequence[JobAnswer]) -> set[str]:
-    """The models whose versions label the answers read as arrays."""
-    return {answer.job["model"] for answer in answers if isinstance(answer, JobArrays)}
+def unlabelled_models(answers: Sequence[JobAnswer]) -> set[str]:
+    """The models whose versions must label answers read as arrays whose archive does not say its
+    version's ``interval_level`` (an API from before it did); none from a current API."""
+    return {
+        answer.job["model"] for answer in answers if isinstance(answer, JobArrays) and not answer.labelled
+    }
 
 
 def unlabelled(answers: Sequence[JobAnswer], versions: Versions) -> dict[int, str]:
-    """Answers read as arrays of a version their model no longer lists (by position: the job id); only
-    the job's JSON view then says how to label them."""
+    """Answers read as arrays that neither their archive nor their model's listed versions label (by
+    position: the job id); only the job's JSON view then says how to label them."""
     return {
         index: answer.job["job_id"]
         for index, answer in enumerate(answers)

@@ -18,6 +18,9 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 MAX_WAIT_PER_POLL_S = 60.0
 """The API long-polls a job at most this long per request."""
+ARRAY_MIN_POINTS = 5_000
+"""A job of fewer points goes as JSON (about 30 series of 156 weekly points): see
+:mod:`hybrid_client._array_jobs`."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class RequestLimits:
     max_series: int = 1_000
     max_points: int = 1_000_000
     """About 20 MB of JSON at most per request."""
+    array_min_points: int = ARRAY_MIN_POINTS
+    """``submit`` sends a chunk of at least this many points as arrays (``POST /v1/jobs/arrays``)."""
 
 
 def retry_after_s(response: httpx.Response) -> float | None:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from hybrid_client._array_jobs import ARRAY_JOBS_PATH, array_job_answer, lacks_array_jobs
 from hybrid_client._calls import (
     BacktestPlan,
     ForecastOptions,
@@ -17,7 +18,6 @@ from hybrid_client._calls import (
     JobAnswer,
     JobArrays,
     Submission,
-    array_models,
     finished,
     finished_answer,
     forecasts_answer,
@@ -27,6 +27,7 @@ from hybrid_client._calls import (
     still_running,
     submission_frame,
     unlabelled,
+    unlabelled_models,
 )
 from hybrid_client._protocol import (
     DEFAULT_BASE_URL,
@@ -68,6 +69,8 @@ class HybridClient:
         self._retry = retry or RetryPolicy()
         self._limits = limits or RequestLimits()
         self._sleep = sleep
+        self._array_jobs = True
+        """Whether the API takes ``POST /v1/jobs/arrays`` (until it answers that it does not)."""
 
     def __enter__(self) -> HybridClient:
         return self
@@ -134,19 +137,36 @@ class HybridClient:
         freq: str | None = None,
         routing_key: str | None = None,
     ) -> Submission:
-        """Submit ``df`` as jobs (one per chunk of series) and return at once; ``wait`` reads them."""
+        """Submit ``df`` as jobs (one per chunk of series) and return at once; ``wait`` reads them.
+
+        Chunks of ``RequestLimits.array_min_points`` points or more go as arrays
+        (``POST /v1/jobs/arrays``, one ``.npz``), smaller ones as JSON (``POST /v1/jobs``): the same jobs.
+        """
         options = ForecastOptions(model, version, horizon, tuple(levels), tuple(quantiles), routing_key)
         plan = ForecastPlan.of(df, options, freq, self._limits)
-        accepted = [self._request("POST", "/v1/jobs", json=body) for body in plan.bodies()]
+        accepted = [self._submit_chunk(plan, index) for index in range(len(plan.groups))]
         first = accepted[0]
         return Submission(tuple(a["job_id"] for a in accepted), model, first["version"], first["arm"], plan)
+
+    def _submit_chunk(self, plan: ForecastPlan, index: int) -> dict[str, Any]:
+        """Chunk ``index`` as one job: as arrays when it pays and the API takes them, else as JSON."""
+        arrays = plan.array_request(index, self._limits) if self._array_jobs else None
+        if arrays is not None:
+            response = self._send("POST", ARRAY_JOBS_PATH, **arrays)
+            if not lacks_array_jobs(response):
+                accepted: dict[str, Any] = array_job_answer(response)
+                return accepted
+            self._array_jobs = False  # an API from before array jobs: JSON from now on
+        answer: dict[str, Any] = self._request("POST", "/v1/jobs", json=plan.body(index))
+        return answer
 
     def wait(self, submission: Submission | str, *, timeout_s: float = 600.0) -> pd.DataFrame:
         """The forecasts of submitted jobs, long-polling until each finishes (JobFailed, WaitTimeout).
 
-        Forecasts are read as arrays (``GET /v1/jobs/{id}/forecasts``), labelled by the model's
-        versions (``GET /v1/models/{model}``); a bare job id is first read as its JSON view, which holds
-        the forecasts already when the job has finished.
+        Forecasts are read as arrays (``GET /v1/jobs/{id}/forecasts``), which also say the version's
+        ``interval_level`` and the job's ``direct_steps`` (from an API whose arrays do not, the model's
+        versions label them: ``GET /v1/models/{model}``); a bare job id is first read as its JSON view,
+        which holds the forecasts already when the job has finished.
         """
         if isinstance(submission, str):
             submission = Submission((submission,), "", "", "")
@@ -154,7 +174,7 @@ class HybridClient:
         answers = finished(
             [self._wait_one(job_id, known_job(submission, job_id), deadline) for job_id in submission.job_ids]
         )
-        versions = {model: self._versions(model) for model in array_models(answers)}
+        versions = {model: self._versions(model) for model in unlabelled_models(answers)}
         for index, job_id in unlabelled(answers, versions).items():
             answers[index] = finished_answer(self._request("GET", f"/v1/jobs/{job_id}"))
         return submission_frame(submission, answers, versions)

@@ -24,15 +24,26 @@ ID, DS, Y = "unique_id", "ds", "y"
 
 @dataclass(frozen=True)
 class WireSeries:
-    """One series as sent: the user's id, the JSON object, and its last step when it has no time axis."""
+    """One series as sent: the user's id and its string form, the values (NaN where missing), and
+    either its first date and frequency or, without a time axis, its last step."""
 
     uid: Hashable
-    body: dict[str, Any]
+    id: str
+    values: npt.NDArray[np.float64]
+    start: str | None = None
+    freq: str | None = None
     last_step: int | None = None
 
     @property
     def points(self) -> int:
-        return len(self.body["values"])
+        return len(self.values)
+
+    def json(self) -> dict[str, Any]:
+        """The series as a JSON body's named series (``null`` where missing)."""
+        body: dict[str, Any] = {"id": self.id, "values": _nullable(self.values)}
+        if self.start is not None:
+            body |= {"start": self.start, "freq": self.freq}
+        return body
 
 
 def check_columns(df: pd.DataFrame, *columns: str) -> None:
@@ -92,7 +103,7 @@ def to_wire(df: pd.DataFrame, freq: str | None) -> list[WireSeries]:
     if freq is None:
         last = df[DS].to_numpy()[ends - 1]
         return [
-            WireSeries(ids[a], {"id": str(ids[a]), "values": _nullable(y[a:b])}, last_step=int(last[k]))
+            WireSeries(ids[a], str(ids[a]), y[a:b], last_step=int(last[k]))
             for k, (a, b) in enumerate(zip(starts, ends, strict=True))
         ]
     stamps = pd.DatetimeIndex(df[DS])
@@ -111,11 +122,10 @@ def to_wire(df: pd.DataFrame, freq: str | None) -> list[WireSeries]:
     wire = []
     for k, (a, b) in enumerate(zip(starts, ends, strict=True)):
         values = y[a:b]
-        if spans[k] != b - a:  # gaps: null where no row
+        if spans[k] != b - a:  # gaps: NaN (null in JSON) where no row
             values = np.full(spans[k], np.nan)
             values[position[a:b] - first[k]] = y[a:b]
-        body = {"id": str(ids[a]), "values": _nullable(values), "start": start_iso[k], "freq": freq}
-        wire.append(WireSeries(ids[a], body))
+        wire.append(WireSeries(ids[a], str(ids[a]), values, start_iso[k], freq))
     return wire
 
 
@@ -151,7 +161,7 @@ def request_body(
     routing_key: str | None,
 ) -> dict[str, Any]:
     """The body of ``POST /v1/jobs`` and ``POST /v1/models/{model}/forecast``."""
-    body: dict[str, Any] = {"model": model, "series": [s.body for s in series]}
+    body: dict[str, Any] = {"model": model, "series": [s.json() for s in series]}
     optional = {
         "version": version,
         "horizon": horizon,

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from hybrid_cli.main import main
-from hybrid_client import HybridClient, InvalidInput, JobCancelled, Submission, WaitTimeout
+from hybrid_client import HybridClient, InvalidInput, JobCancelled, RequestLimits, Submission, WaitTimeout
 from hybrid_client._calls import submission_frame
 from local_stack.processes import ManagedProcess
 from local_stack.triton_server import find_free_port
@@ -72,6 +72,59 @@ def test_client_round_trips_ids_and_dates_when_forecasting_and_waiting_for_jobs(
     # The job was read as arrays, the sync answer as JSON: the same frame either way.
     pd.testing.assert_frame_equal(now, later, rtol=1e-6)
     assert {key: value for key, value in later.attrs.items() if key != "job_id"} == now.attrs
+
+
+class RecordingTransport(httpx.HTTPTransport):
+    """Real HTTP, remembering each request's method and path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, str]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append((request.method, request.url.path))
+        return super().handle_request(request)
+
+
+def ragged_frame(dated: bool) -> pd.DataFrame:
+    """Three series of 200, 190 and 180 points, the second missing two; dated weekly, or steps."""
+    values = request_series(3, 200, seed=29)
+    parts = []
+    for index, (uid, series) in enumerate(zip(("north", "south", "east"), values, strict=True)):
+        count = 200 - 10 * index
+        ds: Any = pd.date_range(end="2004-12-25", periods=count, freq="W-SAT") if dated else range(count)
+        part = pd.DataFrame({"unique_id": uid, "ds": ds, "y": series[-count:]})
+        parts.append(part.drop(index=[50, 51]) if index == 1 else part)
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize("dated", [True, False], ids=["dated-weekly", "integer-steps"])
+def test_client_submits_the_same_job_as_arrays_or_json_and_waits_without_reading_the_model(
+    api: str, worker: ManagedProcess, client: httpx.Client, dated: bool
+) -> None:
+    frame = ragged_frame(dated)
+    asked: dict[str, Any] = {"version": "1", "horizon": 30, "levels": [80, 95], "quantiles": [0.5]}
+    outs, views = [], []
+    for min_points in (1, 10**9):  # every chunk as arrays, then as JSON
+        transport = RecordingTransport()
+        limits = RequestLimits(array_min_points=min_points)
+        with HybridClient(api, limits=limits, transport=transport) as sdk:
+            submission = sdk.submit(frame, MODEL, **asked)
+            outs.append(sdk.wait(submission, timeout_s=120))
+        path = "/v1/jobs/arrays" if min_points == 1 else "/v1/jobs"
+        assert [call for call in transport.calls if call[0] == "POST"] == [("POST", path)]
+        assert not any(p.startswith("/v1/models") for _, p in transport.calls), transport.calls
+        views.append(client.get(f"/v1/jobs/{submission.job_ids[0]}").json())
+
+    arrays, as_json = outs
+    pd.testing.assert_frame_equal(arrays, as_json, check_exact=True)
+    assert {k: v for k, v in arrays.attrs.items() if k != "job_id"} == {
+        k: v for k, v in as_json.attrs.items() if k != "job_id"
+    }
+    assert arrays.attrs["direct_steps"] == 24 and arrays.attrs["interval_level"] == 0.9
+    same = ("status", "model", "version", "arm", "horizon", "series_count", "interval_level", "direct_steps")
+    assert {k: views[0][k] for k in same} == {k: views[1][k] for k in same}
+    assert views[0]["forecasts"] == views[1]["forecasts"]
 
 
 def series_body(named: bool, dated: bool, values: list[float]) -> dict[str, Any] | list[float]:

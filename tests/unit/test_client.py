@@ -81,8 +81,9 @@ def fake_forecast(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def npz_of(view: dict[str, Any]) -> bytes:
-    """What ``GET /v1/jobs/{id}/forecasts`` answers for a succeeded job's view (README's contract)."""
+def npz_of(view: dict[str, Any], *, labelled: bool = True) -> bytes:
+    """What ``GET /v1/jobs/{id}/forecasts`` answers for a succeeded job's view (README's contract);
+    without ``interval_level`` and ``direct_steps`` when not ``labelled``, as an API before them did."""
     forecasts = view["forecasts"]
     rows = {part: [f[part] for f in forecasts] for part in ("mean", "lower", "upper")}
     for key in forecasts[0].get("intervals") or {}:
@@ -96,20 +97,62 @@ def npz_of(view: dict[str, Any]) -> bytes:
     if any("timestamps" in f for f in forecasts):
         blank = [""] * len(forecasts[0]["mean"])
         arrays["timestamps"] = np.array([f.get("timestamps") or blank for f in forecasts], dtype=str)
+    if labelled:
+        arrays["interval_level"] = np.array(view["interval_level"])
+        if view.get("direct_steps") is not None:
+            arrays["direct_steps"] = np.array(view["direct_steps"])
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
 
 
+def array_job_body(request: httpx.Request) -> dict[str, Any]:
+    """The JSON body that a ``POST /v1/jobs/arrays`` request stands for (as the API reads it)."""
+    arrays = npz_arrays(request.content)
+    values = arrays["values"]
+    lengths = arrays.get("lengths", np.full(len(values), values.shape[1]))
+    series = []
+    for index, (row, length) in enumerate(zip(values, lengths.tolist(), strict=True)):
+        item: dict[str, Any] = {"id": str(arrays["id"][index]) if "id" in arrays else None}
+        item["values"] = [None if np.isnan(v) else float(v) for v in row[:length]]
+        if "start" in arrays:
+            item |= {"start": str(arrays["start"][index]), "freq": request.url.params["freq"]}
+        series.append(item)
+    params = request.url.params
+    body: dict[str, Any] = {"model": params["model"], "series": series}
+    for key in ("version", "routing_key"):
+        if key in params:
+            body[key] = params[key]
+    if "horizon" in params:
+        body["horizon"] = int(params["horizon"])
+    for key in ("levels", "quantiles"):
+        if key in params:
+            body[key] = [float(v) for v in params.get_list(key)]
+    return body
+
+
+def as_float32(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with each value rounded to float32, as the API stores a job's values."""
+    series = [
+        s | {"values": [None if v is None else float(np.float32(v)) for v in s["values"]]}
+        for s in body["series"]
+    ]
+    return body | {"series": series}
+
+
 class FakeApi:
     """Records every request; answers forecasts, jobs and models like the API's contract."""
 
-    def __init__(self, *, running_polls: int = 0) -> None:
+    def __init__(self, *, running_polls: int = 0, labelled: bool = True, array_jobs: bool = True) -> None:
         self.requests: list[httpx.Request] = []
         self.jobs: dict[str, dict[str, Any]] = {}
         self.versions = [VERSION]
         self.running_polls = running_polls
         """How many reads of each job (view or arrays) find it running before it has finished."""
+        self.labelled = labelled
+        """Whether a job's arrays say ``interval_level`` and ``direct_steps`` (False: an older API)."""
+        self.array_jobs = array_jobs
+        """Whether ``POST /v1/jobs/arrays`` exists (False: an older API, which answers 405)."""
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -118,9 +161,12 @@ class FakeApi:
             return self.forecasts(path.split("/")[3])
         if path.endswith("/forecast"):
             return httpx.Response(200, json=fake_forecast(json.loads(request.content)))
-        if path == "/v1/jobs":
+        if path in ("/v1/jobs", "/v1/jobs/arrays") and request.method == "POST":
+            if path.endswith("/arrays") and not self.array_jobs:
+                error = {"code": "method_not_allowed", "message": "Method Not Allowed"}
+                return httpx.Response(405, json={"error": error})
             job_id = f"job{len(self.jobs)}"
-            answer = fake_forecast(json.loads(request.content))
+            answer = fake_forecast(as_float32(self.body(request)))
             self.jobs[job_id] = {**answer, "job_id": job_id, "status": "succeeded"}
             return httpx.Response(
                 202, json={"job_id": job_id, "status": "queued", "version": "1", "arm": "latest"}
@@ -153,10 +199,22 @@ class FakeApi:
         if view["status"] != "succeeded":
             error = {"code": "job_has_no_forecasts", "message": f"job {view['status']}", "field": "job_id"}
             return httpx.Response(409, json={"error": error})
-        return httpx.Response(200, headers={"Content-Type": "application/x-npz"}, content=npz_of(view))
+        content = npz_of(view, labelled=self.labelled)
+        return httpx.Response(200, headers={"Content-Type": "application/x-npz"}, content=content)
+
+    @staticmethod
+    def body(request: httpx.Request) -> dict[str, Any]:
+        """A POST's body as JSON; an array job's as the JSON body it stands for."""
+        if request.url.path.endswith("/arrays"):
+            return array_job_body(request)
+        body: dict[str, Any] = json.loads(request.content)
+        return body
 
     def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests if r.method == "POST"]
+        return [self.body(r) for r in self.requests if r.method == "POST" and r.content]
+
+    def posts(self) -> list[str]:
+        return [r.url.path for r in self.requests if r.method == "POST"]
 
     def reads(self) -> list[str]:
         return [r.url.path for r in self.requests if r.method == "GET"]
@@ -249,8 +307,15 @@ def test_wait_returns_the_submitted_jobs_forecasts_when_they_succeed() -> None:
     assert list(out["unique_id"]) == ["a", "a", "b", "b"]
 
 
-def test_wait_reads_arrays_into_the_json_views_frame_when_series_are_named_dated_with_levels() -> None:
-    api = FakeApi()
+@pytest.mark.parametrize(
+    ("labelled", "labels_read"),
+    [(True, []), (False, ["/v1/models/m"])],
+    ids=["archive-says-level-and-direct-steps", "older-api-models-versions-say-them"],
+)
+def test_wait_reads_arrays_into_the_json_views_frame_when_series_are_named_dated_with_levels(
+    labelled: bool, labels_read: list[str]
+) -> None:
+    api = FakeApi(labelled=labelled)
     with client_of(api, limits=RequestLimits(max_series=1)) as client:
         submission = client.submit(weekly_frame(), "m", horizon=3, levels=[80, 95], quantiles=[0.1, 0.5])
         out = client.wait(submission)
@@ -260,7 +325,7 @@ def test_wait_reads_arrays_into_the_json_views_frame_when_series_are_named_dated
     assert list(out.columns) == [
         *("unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95", "q-0.1", "q-0.5")
     ]
-    assert api.reads() == ["/v1/jobs/job0/forecasts", "/v1/jobs/job1/forecasts", "/v1/models/m"]
+    assert api.reads() == ["/v1/jobs/job0/forecasts", "/v1/jobs/job1/forecasts", *labels_read]
 
 
 def test_wait_numbers_steps_on_and_names_the_versions_band_when_undated_series_are_read_as_arrays() -> None:
@@ -360,7 +425,7 @@ def test_wait_polls_the_arrays_again_without_sleeping_when_the_job_is_still_runn
     with client_of(api, sleep=slept.append) as client:
         out = client.wait(client.submit(weekly_frame(), "m"))
     assert slept == [] and len(out) == 6
-    assert api.reads() == ["/v1/jobs/job0/forecasts"] * 3 + ["/v1/models/m"]
+    assert api.reads() == ["/v1/jobs/job0/forecasts"] * 3
 
 
 def test_wait_raises_wait_timeout_when_the_arrays_answer_202_at_the_deadline() -> None:
@@ -378,7 +443,7 @@ def test_wait_reads_a_bare_job_id_as_arrays_when_its_view_says_it_is_running() -
     pd.testing.assert_frame_equal(
         out, submission_frame(Submission(("job0",), "", "", ""), [api.jobs["job0"]])
     )
-    assert api.reads() == ["/v1/jobs/job0", "/v1/jobs/job0/forecasts", "/v1/models/m"]
+    assert api.reads() == ["/v1/jobs/job0", "/v1/jobs/job0/forecasts"]
 
 
 def test_wait_reads_the_json_view_of_a_bare_job_id_when_it_has_finished() -> None:
@@ -389,8 +454,10 @@ def test_wait_reads_the_json_view_of_a_bare_job_id_when_it_has_finished() -> Non
     assert list(out["unique_id"]) == ["a"] * 3 + ["b"] * 3 and api.reads() == ["/v1/jobs/job0"]
 
 
-def test_wait_reads_the_jobs_json_view_when_the_model_no_longer_lists_its_version() -> None:
-    api = FakeApi()
+def test_wait_reads_the_jobs_json_view_when_the_archive_is_unlabelled_and_the_model_lost_its_version() -> (
+    None
+):
+    api = FakeApi(labelled=False)
     api.versions = []
     with client_of(api) as client:
         submission = client.submit(weekly_frame(), "m")
