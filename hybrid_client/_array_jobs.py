@@ -25,7 +25,7 @@ import numpy as np
 
 from hybrid_client._protocol import checked, error_from
 from hybrid_client.errors import ApiError
-from hybrid_client.frames import WireSeries
+from hybrid_client.frames import WireSeries, request_options
 
 ARRAY_JOBS_PATH = "/v1/jobs/arrays"
 NPZ_HEADERS = {"Content-Type": "application/x-npz"}
@@ -66,15 +66,11 @@ def array_request(
         arrays["start"] = np.array([s.start for s in series], dtype=str)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    optional = {
-        "version": version,
-        "horizon": horizon,
-        "levels": list(levels) or None,
-        "quantiles": list(quantiles) or None,
-        "routing_key": routing_key,
-        "freq": freq,
-    }
-    params = {"model": model} | {key: value for key, value in optional.items() if value is not None}
+    params = {"model": model} | request_options(
+        version=version, horizon=horizon, levels=levels, quantiles=quantiles, routing_key=routing_key
+    )
+    if freq is not None:
+        params["freq"] = freq
     return {"params": params, "content": buffer.getvalue(), "headers": NPZ_HEADERS}
 
 

@@ -162,6 +162,22 @@ def request_body(
 ) -> dict[str, Any]:
     """The body of ``POST /v1/jobs`` and ``POST /v1/models/{model}/forecast``."""
     body: dict[str, Any] = {"model": model, "series": [s.json() for s in series]}
+    options = request_options(
+        version=version, horizon=horizon, levels=levels, quantiles=quantiles, routing_key=routing_key
+    )
+    return body | options
+
+
+def request_options(
+    *,
+    version: str | None,
+    horizon: int | None,
+    levels: Sequence[float],
+    quantiles: Sequence[float],
+    routing_key: str | None,
+) -> dict[str, Any]:
+    """A request's options besides its model and series, only those given (a JSON body's fields,
+    an array job's query parameters)."""
     optional = {
         "version": version,
         "horizon": horizon,
@@ -169,8 +185,7 @@ def request_body(
         "quantiles": list(quantiles) or None,
         "routing_key": routing_key,
     }
-    body.update({key: value for key, value in optional.items() if value is not None})
-    return body
+    return {key: value for key, value in optional.items() if value is not None}
 
 
 def label(value: float) -> str:
