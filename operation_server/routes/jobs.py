@@ -90,7 +90,7 @@ def submit_array_job(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JobAccepted:
     """A job whose series come as one NumPy ``.npz`` body (``Content-Type: application/x-npz``): for
-    large jobs, a sixth of the API's time of the same job in JSON.
+    large jobs, about a tenth of the API's time of the same job in JSON.
 
     The archive holds ``values`` (``[series, points]``, NaN for a missing point) and optionally
     ``lengths`` (``[series]``: row ``i`` holds ``lengths[i]`` points, the rest is padding), ``id``
