@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -42,10 +43,34 @@ def pack_series(series: Sequence[SeriesValues]) -> bytes:
 
 def unpack_series(packed: bytes) -> list[Series]:
     """Decode :func:`pack_series`'s bytes: one float32 array per series, NaN where missing."""
-    buffer = io.BytesIO(packed)
-    lengths = np.load(buffer, allow_pickle=False)
-    values = np.load(buffer, allow_pickle=False)
+    lengths, offset = _read_npy(packed, 0)
+    values, _ = _read_npy(packed, offset)
     return list(np.split(values, np.cumsum(lengths)[:-1])) if len(lengths) else []
+
+
+def _read_npy(data: bytes, offset: int) -> tuple[npt.NDArray[Any], int]:
+    """The ``.npy`` array at ``offset`` of ``data`` (read-only, as ``np.load`` leaves it) and the
+    offset after it. ``np.load`` parses each header with ``ast.literal_eval``, the larger part of
+    reading a small job's series; equal headers (jobs of equal length) are parsed once here."""
+    # Magic (6 bytes) and version (2), then the header's length: 2 bytes in version 1, 4 after.
+    width = 2 if data[offset + 6] == 1 else 4
+    start = offset + 8 + width
+    header_end = start + int.from_bytes(data[offset + 8 : start], "little")
+    shape, fortran_order, dtype = _npy_header(data[offset:header_end])
+    count = int(np.prod(shape))
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=header_end)
+    return array.reshape(shape, order="F" if fortran_order else "C"), header_end + count * dtype.itemsize
+
+
+@lru_cache(maxsize=256)
+def _npy_header(prefix: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    buffer = io.BytesIO(prefix)
+    version = np.lib.format.read_magic(buffer)  # type: ignore[no-untyped-call]
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read(buffer)  # type: ignore[no-untyped-call]
+    if dtype.hasobject:
+        raise ValueError("packed arrays hold numbers only")
+    return shape, fortran_order, dtype
 
 
 FORECAST_FIELDS = ("mean", "lower", "upper")

@@ -43,6 +43,26 @@ def test_unpack_series_returns_nothing_when_packed_empty() -> None:
     assert unpack_series(pack_series([])) == []
 
 
+def test_unpack_series_reads_each_job_when_jobs_share_a_header_and_when_written_as_npy_2_0() -> None:
+    first, second = [[1.0, 2.0, 3.0]], [[7.0, None, 9.0]]  # equal headers: parsed once, cached
+    assert unpack_series(pack_series(first))[0].tolist() == [1.0, 2.0, 3.0]
+    assert unpack_series(pack_series(second))[0][2] == 9.0
+
+    buffer = io.BytesIO()  # a version 2.0 header (4-byte length), as np.save writes for huge headers
+    np.lib.format.write_array(buffer, np.array([2, 1]), version=(2, 0))
+    np.lib.format.write_array(buffer, np.array([4.0, 5.0, 6.0], dtype=np.float32), version=(2, 0))
+    assert [values.tolist() for values in unpack_series(buffer.getvalue())] == [[4.0, 5.0], [6.0]]
+
+
+def test_unpack_series_refuses_object_arrays_when_bytes_hold_a_pickle() -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([1]))
+    np.save(buffer, np.array([{"not": "numbers"}], dtype=object), allow_pickle=True)
+
+    with pytest.raises(ValueError, match="numbers only"):
+        unpack_series(buffer.getvalue())
+
+
 def test_fill_missing_treats_nan_of_a_stored_series_as_missing() -> None:
     stored = unpack_series(pack_series([[1.0, None, 3.0]]))[0]
 
