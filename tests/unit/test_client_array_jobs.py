@@ -13,7 +13,7 @@ from hybrid_client import AsyncHybridClient, InvalidInput, RequestLimits
 from hybrid_client._array_jobs import json_field
 from hybrid_client._calls import ForecastOptions, ForecastPlan
 from hybrid_client._protocol import npz_arrays
-from tests.unit.test_client import FakeApi, array_job_body, as_float32, client_of, weekly_frame
+from tests.support.fake_api import FakeApi, array_job_body, as_float32, client_of, weekly_frame
 
 ARRAYS = RequestLimits(array_min_points=1)
 """Every chunk as arrays."""

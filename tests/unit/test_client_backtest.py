@@ -10,7 +10,7 @@ import pytest
 from hybrid_client import HybridClient, RequestLimits
 from hybrid_client.evaluation import make_folds, score, season_length, seasonal_naive_scale
 from hybrid_core.time_axis import season_length as platform_season_length
-from tests.unit.test_client import FakeApi, weekly_frame
+from tests.support.fake_api import FakeApi, weekly_frame
 
 
 @pytest.mark.parametrize("freq", ["h", "D", "B", "W-SAT", "W-SUN", "MS", "ME", "QS-OCT", "YS", "15min", "2W"])
