@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from hybrid_core.gc_tuning import settle_heap
 from hybrid_core.settings import Settings, get_settings
 from operation_server.background import PeriodicTask
 from operation_server.body_limit import BodySizeLimit
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for task in upkeep:
             task.start()
         state.waiter.start()
+        settle_heap()  # every long-lived object of the process exists now
         try:
             yield
         finally:

@@ -21,6 +21,7 @@ import redis
 from celery.signals import worker_process_init, worker_shutdown
 
 from event_bus import OutboxRelay
+from hybrid_core.gc_tuning import settle_heap
 from hybrid_core.metrics import TRITON_IN_FLIGHT
 from hybrid_core.settings import Settings, get_settings
 from hybrid_core.version_params import VersionParams, load_version_params
@@ -153,6 +154,7 @@ def get_runtime() -> WorkerRuntime:
         with _lock:
             if _runtime is None:
                 _runtime = build_runtime(get_settings())
+                settle_heap()  # the consumer, the runtime and its clients live as long as the process
     return _runtime
 
 
