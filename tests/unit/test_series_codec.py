@@ -49,8 +49,10 @@ def test_unpack_series_reads_each_job_when_jobs_share_a_header_and_when_written_
     assert unpack_series(pack_series(second))[0][2] == 9.0
 
     buffer = io.BytesIO()  # a version 2.0 header (4-byte length), as np.save writes for huge headers
-    np.lib.format.write_array(buffer, np.array([2, 1]), version=(2, 0))
-    np.lib.format.write_array(buffer, np.array([4.0, 5.0, 6.0], dtype=np.float32), version=(2, 0))
+    np.lib.format.write_array(buffer, np.array([2, 1]), version=(2, 0))  # type: ignore[no-untyped-call]
+    np.lib.format.write_array(  # type: ignore[no-untyped-call]
+        buffer, np.array([4.0, 5.0, 6.0], dtype=np.float32), version=(2, 0)
+    )
     assert [values.tolist() for values in unpack_series(buffer.getvalue())] == [[4.0, 5.0], [6.0]]
 
 
