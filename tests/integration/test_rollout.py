@@ -280,7 +280,8 @@ def test_guard_rolls_back_by_itself_when_canary_fails(
 
 
 def test_policy_survives_restart_when_api_and_worker_restarted(platform: Platform) -> None:
-    with httpx.Client(base_url=platform.url) as client:
+    # A policy write may load its canary into Triton first: the api fixture's timeout, not httpx's 5 s.
+    with httpx.Client(base_url=platform.url, timeout=120) as client:
         put_policy(client, stable="1", canary="2", canary_weight=0.3, pinnable=[], guards={"enabled": False})
         before = client.get(f"/v1/models/{MODEL}/rollout").json()
     platform.stop()
