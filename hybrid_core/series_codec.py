@@ -126,11 +126,10 @@ def pack_parts(names: Sequence[str], array: npt.NDArray[np.float64]) -> bytes:
 
 def _load_packed(packed: bytes) -> tuple[list[str], npt.NDArray[np.float64]]:
     """The part names and the ``[series, part, horizon]`` array of :func:`pack_forecasts`'s bytes."""
-    buffer = io.BytesIO(packed)
-    first = np.load(buffer, allow_pickle=False)
+    first, offset = _read_npy(packed, 0)
     if first.dtype.kind != "U":
         return list(FORECAST_FIELDS), first
-    return first.tolist(), np.load(buffer, allow_pickle=False)
+    return first.tolist(), _read_npy(packed, offset)[0]
 
 
 def unpack_forecasts(packed: bytes) -> list[dict[str, Any]]:
