@@ -5,6 +5,10 @@ Only messaging configuration lives here; the tasks are registered by ``worker.ta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import redis
 from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
@@ -55,38 +59,75 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
+@dataclass(frozen=True)
+class QueuedJob:
+    """A recorded job to hand to a worker."""
+
+    job_id: str
+    series_count: int
+    """Lets the worker run a bulk job on its own instead of in a micro-batch."""
+    trace_parent: Any = None
+    """The submitting request's trace context (``tracing.current_context()``), if any."""
+
+
 class JobQueue:
-    """The API's port to the job queue: enqueue a recorded job, read how many wait."""
+    """The API's port to the job queue: enqueue recorded jobs, read how many wait."""
 
     def __init__(self, app: Celery, client: redis.Redis) -> None:
         self._app = app
         self._redis = client
 
     def enqueue(self, job_id: str, *, series_count: int) -> None:
-        """Queue ``job_id`` for a worker; ServiceUnavailable when the broker refuses it.
+        """Queue ``job_id`` for a worker; ServiceUnavailable when the broker refuses it."""
+        error = self.enqueue_many([QueuedJob(job_id, series_count)])[0]
+        if error is not None:
+            raise error
 
-        ``series_count`` lets the worker run a bulk job on its own instead of in a micro-batch.
+    def enqueue_many(self, jobs: Sequence[QueuedJob]) -> list[ServiceUnavailable | None]:
+        """Queue each job over one broker connection; per job, None or why the broker refused it.
+
+        Once the broker refuses one job (after the retry policy's attempts) the rest of ``jobs``
+        are refused with it, rather than each waiting out its own retries.
         """
-        # The enqueue span's context travels in the message headers (none when tracing is off).
-        with job_context(job_id), enqueue_headers(job_id) as headers:
-            self._send(job_id, series_count, headers)
-
-    def _send(self, job_id: str, series_count: int, headers: dict[str, str] | None) -> None:
+        errors: list[ServiceUnavailable | None] = []
+        refusal: Exception | None = None
         try:
-            self._app.send_task(
-                RUN_JOB_TASK,
-                args=[job_id],
-                kwargs={"series_count": series_count},
-                headers=headers,
-                # Given, so Celery does not saferepr the arguments of every message (2% of the API's CPU).
-                argsrepr=job_id,
-                kwargsrepr=str(series_count),
-                retry=True,
-                retry_policy={"max_retries": 2},
-            )
-        except (BrokerError, OSError) as exc:
-            raise ServiceUnavailable(f"could not enqueue the job: {exc}") from exc
+            with self._app.producer_or_acquire() as producer:
+                for job in jobs:
+                    refusal = self._send(producer, job)
+                    if refusal is not None:
+                        break
+                    errors.append(None)
+        except (BrokerError, OSError) as exc:  # no connection to publish on
+            refusal = exc
+        return errors + [_refused(refusal) for _ in range(len(jobs) - len(errors))]
+
+    def _send(self, producer: Any, job: QueuedJob) -> Exception | None:
+        # The enqueue span's context travels in the message headers (none when tracing is off).
+        with job_context(job.job_id), enqueue_headers(job.job_id, job.trace_parent) as headers:
+            try:
+                self._app.send_task(
+                    RUN_JOB_TASK,
+                    args=[job.job_id],
+                    kwargs={"series_count": job.series_count},
+                    headers=headers,
+                    producer=producer,
+                    # Given, so Celery does not saferepr the arguments of every message (2% of the API's CPU).
+                    argsrepr=job.job_id,
+                    kwargsrepr=str(job.series_count),
+                    retry=True,
+                    retry_policy={"max_retries": 2},
+                )
+            except (BrokerError, OSError) as exc:
+                return exc
+        return None
 
     def depth(self) -> int:
         """Jobs waiting in the queue (not yet reserved by a worker)."""
         return int(self._redis.llen(JOBS_QUEUE))
+
+
+def _refused(exc: Exception | None) -> ServiceUnavailable:
+    error = ServiceUnavailable(f"could not enqueue the job: {exc}")
+    error.__cause__ = exc
+    return error

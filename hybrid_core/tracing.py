@@ -26,6 +26,7 @@ __all__ = [
     "batch_span",
     "carry_context",
     "configure_tracing",
+    "current_context",
     "enqueue_headers",
     "instrument_app",
     "remember_job",
@@ -99,23 +100,33 @@ def span(name: str, **attributes: str | int | float) -> Any:
 
 
 @contextmanager
-def _producer_span(job_id: str) -> Iterator[dict[str, str]]:
+def _producer_span(job_id: str, parent: Any) -> Iterator[dict[str, str]]:
     from opentelemetry import propagate, trace
 
     tracer = trace.get_tracer(_TRACER_NAME)
     with tracer.start_as_current_span(
-        "enqueue", kind=trace.SpanKind.PRODUCER, attributes={JOB_ID_ATTRIBUTE: job_id}
+        "enqueue", context=parent, kind=trace.SpanKind.PRODUCER, attributes={JOB_ID_ATTRIBUTE: job_id}
     ):
         headers: dict[str, str] = {}
         propagate.inject(headers)
         yield headers
 
 
-def enqueue_headers(job_id: str) -> Any:
-    """An ``enqueue`` span; the ``with`` value is the message headers that carry its context."""
+def current_context() -> Any:
+    """The caller's trace context, to parent work done later in another thread (None when off)."""
+    if not _enabled:
+        return None
+    from opentelemetry import context
+
+    return context.get_current()
+
+
+def enqueue_headers(job_id: str, parent: Any = None) -> Any:
+    """An ``enqueue`` span (under ``parent``, a :func:`current_context`, when given); the ``with``
+    value is the message headers that carry its context."""
     if not _enabled:
         return nullcontext(None)
-    return _producer_span(job_id)
+    return _producer_span(job_id, parent)
 
 
 def remember_job(job_id: str) -> None:

@@ -18,7 +18,6 @@ from typing import Any
 from hybrid_core import metrics
 from hybrid_core.errors import HybridError, JobCancelled
 from hybrid_core.schemas import JobView
-from job_store.group_commit import GroupCommit
 from job_store.hot_state import CACHED_FORECASTS_MAX_SERIES, HotJobState
 from job_store.jobs import Failed, JobStore, NewJob, StartedJob, Succeeded, utcnow
 from job_store.models import Job
@@ -43,15 +42,11 @@ class JobLifecycle:
     worker: str
     on_finished: Callable[[], None] | None = None
 
-    def __post_init__(self) -> None:
-        self._accepted = GroupCommit(self._accept_many)
-
-    def accept(self, job: NewJob) -> None:
-        """Record an accepted job (queued, durable) and cache its view, before it is enqueued.
-
-        Concurrent calls share one transaction and one Redis pipeline (group commit).
-        """
-        self._accepted.submit(job)
+    def accept_many(self, jobs: Sequence[NewJob]) -> None:
+        """Record accepted jobs (queued, durable) in one transaction and cache their views in one
+        Redis pipeline, before they are enqueued."""
+        self.store.create_many(jobs)
+        self._cache([(job.tenant, queued_view(job)) for job in jobs], announce=False)
 
     def accept_once(self, job: NewJob) -> Job | None:
         """Record a job that carries an idempotency key, unless its tenant used the key already.
@@ -67,10 +62,6 @@ class JobLifecycle:
     def cancel(self, job_id: str) -> Job | None:
         """Cancel an active job: it never runs, or its result is discarded; None if it had finished."""
         return self.fail(job_id, JobCancelled("cancelled by its owner"))
-
-    def _accept_many(self, jobs: Sequence[NewJob]) -> None:
-        self.store.create_many(jobs)
-        self._cache([(job.tenant, queued_view(job)) for job in jobs], announce=False)
 
     def start(self, job_ids: Sequence[str], *, lease_s: float) -> list[StartedJob]:
         """Mark the still-active jobs running under a lease (one transaction, one Redis pipeline)."""

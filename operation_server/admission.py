@@ -83,10 +83,13 @@ class Admission:
         self._sync_lock = threading.Lock()
         self._sync_running = 0
 
-    def admit_job(self, caller: Principal, job_id: str) -> None:
-        """Let ``caller`` submit ``job_id``, counting it against its tenant; else TooManyRequests."""
+    def admit_job(self, caller: Principal, job_id: str, *, depth: int | None = None) -> None:
+        """Let ``caller`` submit ``job_id``, counting it against its tenant; else TooManyRequests.
+
+        ``depth``: the queue depth as just read from :meth:`cached_depth` (else it is read here).
+        """
         limit = self._settings.max_queue_depth
-        if limit and self.queue_depth() >= limit:
+        if limit and (depth if depth is not None else self.queue_depth()) >= limit:
             self._shed(
                 TooManyRequests(
                     f"{limit} jobs are waiting already; retry later",
@@ -99,6 +102,10 @@ class Admission:
     def admit_request(self, caller: Principal) -> None:
         """Let ``caller`` make a sync forecast (its rate only); else TooManyRequests."""
         self._admit_key(caller, None)
+
+    def counts_in_redis(self, caller: Principal) -> bool:
+        """Whether admitting ``caller``'s job costs a Redis round trip (a rate or in-flight limit)."""
+        return bool(self._rate(caller) or self._max_in_flight(caller))
 
     def rate_limited(self, caller: Principal) -> bool:
         """Whether ``caller``'s requests are rate limited (and so cost a Redis round trip)."""
@@ -126,6 +133,13 @@ class Admission:
         finally:
             with self._sync_lock:
                 self._sync_running -= 1
+
+    def cached_depth(self) -> int | None:
+        """The queue depth when known without a Redis read (0 with no ``max_queue_depth``), else None."""
+        if not self._settings.max_queue_depth:
+            return 0
+        depth, read_at = self._depth
+        return depth if time.monotonic() - read_at < DEPTH_CACHE_S else None
 
     def queue_depth(self) -> int:
         """Jobs waiting in the queue, read at most every ``DEPTH_CACHE_S``."""

@@ -26,6 +26,7 @@ from operation_server.admission import Admission
 from operation_server.catalog import ModelCatalog
 from operation_server.rollout.service import RolloutService
 from operation_server.rollout.triton_sync import version_stager
+from operation_server.submission import Submitter
 from operation_server.waiter import JobDoneWaiter
 from triton_client import AsyncTritonPool, ControlKey, TritonPool
 
@@ -61,6 +62,8 @@ class ApiState:
     admission: Admission
     accuracy: AccuracyStore
     """Forecasts kept for scoring, actuals and their scores."""
+    submitter: Submitter
+    """Records and enqueues accepted jobs, many per transaction (bound to the serving event loop)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
     """Work a request started and does not wait for (sync shadow runs)."""
 
@@ -108,11 +111,12 @@ def build_state(settings: Settings) -> ApiState:
     catalog = ModelCatalog(settings.model_repository, triton)
     topic = settings.kafka_topic if settings.kafka_bootstrap_servers else None
     queue = JobQueue(make_celery(settings), sync_redis)
+    lifecycle = JobLifecycle(jobs, hot, topic=topic, worker=RECORDING_WORKER)
     return ApiState(
         settings=settings,
         engine=engine,
         store=jobs,
-        lifecycle=JobLifecycle(jobs, hot, topic=topic, worker=RECORDING_WORKER),
+        lifecycle=lifecycle,
         hot=hot,
         redis=sync_redis,
         aioredis=async_redis,
@@ -125,4 +129,5 @@ def build_state(settings: Settings) -> ApiState:
         keys=KeyCache(KeyStore(sessions), settings.key_cache_s),
         admission=Admission(settings, sync_redis, queue),
         accuracy=accuracy,
+        submitter=Submitter(lifecycle, queue),
     )

@@ -14,6 +14,7 @@ from hybrid_core.schemas import Arm, ForecastRequest
 from hybrid_core.series_codec import SeriesValues
 from hybrid_core.version_params import VersionParams
 from job_store.jobs import NewJob
+from job_store.models import RolloutPolicy
 from operation_server.array_body import ArrayJobOptions
 from operation_server.catalog import ModelCatalog
 from operation_server.rollout.policy import RolloutSpec, assign_arm, shadow_of, spec_of
@@ -111,11 +112,18 @@ def resolve_version(
 
 
 def resolve_request(state: ApiState, request: ForecastRequest | ArrayJobOptions) -> Resolution:
-    """Resolve a request's version under its model's current rollout policy."""
-    state.catalog.versions(request.model)
-    policy = state.rollout.policy(request.model)
+    """Resolve a request's version under its model's current rollout policy (blocking: the policy
+    is read again from the database when its cache expired)."""
+    state.catalog.versions(request.model)  # an unknown model is a 404 before any policy read
+    return resolve_under(state.catalog, request, state.rollout.policy(request.model))
+
+
+def resolve_under(
+    catalog: ModelCatalog, request: ForecastRequest | ArrayJobOptions, policy: RolloutPolicy | None
+) -> Resolution:
+    """Resolve a request's version under ``policy``, its model's rollout policy as read."""
     return resolve_version(
-        state.catalog,
+        catalog,
         request.model,
         request.version,
         routing_key=request.routing_key,

@@ -66,9 +66,9 @@ class RolloutService:
         """
         now = time.monotonic()
         with self._lock:
-            cached = self._cache.get(model)
-            if cached is not None and (now - cached[0] < POLICY_CACHE_TTL_S or model in self._refreshing):
-                return cached[1]
+            hit, policy = self._cached(model, now)
+            if hit:
+                return policy
             self._refreshing.add(model)
             forgotten = self._forgotten
         try:
@@ -80,6 +80,18 @@ class RolloutService:
             if forgotten == self._forgotten:  # a write meanwhile makes this read stale: not cached
                 self._cache[model] = (now, policy)
         return policy
+
+    def cached_policy(self, model: str) -> tuple[bool, RolloutPolicy | None]:
+        """``(True, policy)`` when :meth:`policy` would answer without reading the database, else
+        ``(False, None)``: lets the event loop resolve a request without blocking."""
+        with self._lock:
+            return self._cached(model, time.monotonic())
+
+    def _cached(self, model: str, now: float) -> tuple[bool, RolloutPolicy | None]:
+        cached = self._cache.get(model)
+        if cached is not None and (now - cached[0] < POLICY_CACHE_TTL_S or model in self._refreshing):
+            return True, cached[1]
+        return False, None
 
     def _forget(self, model: str) -> None:
         with self._lock:

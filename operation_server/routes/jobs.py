@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import uuid
-from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -14,17 +12,15 @@ from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, Field
 
 from hybrid_core.errors import (
-    EnqueueFailed,
     InvalidInput,
     JobFinished,
     JobNotFound,
     NoForecasts,
     NotFound,
-    ServiceUnavailable,
 )
 from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.schemas import TERMINAL_STATUSES, ForecastRequest, JobAccepted, JobStatus, JobView
-from hybrid_core.series_codec import SeriesValues, npz_bytes
+from hybrid_core.series_codec import npz_bytes
 from hybrid_core.version_params import VersionParams
 from job_store.hot_state import ViewJson, cached_view, job_key
 from job_store.models import Job
@@ -34,12 +30,10 @@ from operation_server.auth import JobsCaller
 from operation_server.deps import StateDep
 from operation_server.errors import documented
 from operation_server.fast_json import FastJsonRoute
-from operation_server.idempotency import IdempotencyKeyHeader, array_fingerprint, replay, request_fingerprint
-from operation_server.metrics import JOBS_SUBMITTED
-from operation_server.principal import Principal
+from operation_server.idempotency import IdempotencyKeyHeader, array_fingerprint, request_fingerprint
 from operation_server.state import ApiState
+from operation_server.submission import Submission, submit
 from operation_server.validation import validate_arrays, validate_request
-from operation_server.versions import resolve_request
 
 logger = logging.getLogger(__name__)
 router = APIRouter(
@@ -57,18 +51,18 @@ ANNOUNCED_RECHECK_S = 0.05
 
 
 @router.post("", status_code=202, response_model=JobAccepted)
-def submit_job(
+async def submit_job(
     body: ForecastRequest, state: StateDep, caller: JobsCaller, idempotency_key: IdempotencyKeyHeader = None
 ) -> Response:
     """Validate, record and enqueue a forecasting job; poll ``links.self`` for its result."""
 
-    def fingerprint() -> str:
-        return request_fingerprint(body)
-
     def validate(params: VersionParams) -> ForecastSpec:
         return validate_request(body, params, state.settings)
 
-    return _submit(state, caller, body, body.all_values, validate, fingerprint, idempotency_key)
+    submission = Submission(
+        body, len(body.series), body.all_values, validate, fingerprint=lambda: request_fingerprint(body)
+    )
+    return _accepted(await submit(state, caller, submission, idempotency_key))
 
 
 @router.post(
@@ -82,7 +76,7 @@ def submit_job(
         }
     },
 )
-def submit_array_job(
+async def submit_array_job(
     body: Annotated[bytes, Body(media_type=NPZ_MEDIA_TYPE)],
     options: Annotated[ArrayJobOptions, Query()],
     state: StateDep,
@@ -98,74 +92,20 @@ def submit_array_job(
     query parameters are the JSON body's other fields. The answer is that of ``POST /v1/jobs``;
     read the forecasts with ``GET /v1/jobs/{id}/forecasts``.
     """
-    request = read_array_request(body, options, state.settings)
-
-    def fingerprint() -> str:
-        return array_fingerprint(request)
+    request = await asyncio.to_thread(read_array_request, body, options, state.settings)
 
     def validate(params: VersionParams) -> ForecastSpec:
         return validate_arrays(request, params, state.settings)
 
-    return _submit(state, caller, options, request.all_values, validate, fingerprint, idempotency_key)
-
-
-def _submit(
-    state: ApiState,
-    caller: Principal,
-    options: ForecastRequest | ArrayJobOptions,
-    series: Callable[[], Sequence[SeriesValues]],
-    validate: Callable[[VersionParams], ForecastSpec],
-    fingerprint: Callable[[], str],
-    idempotency_key: str | None,
-) -> Response:
-    """Replay a known idempotency key, else resolve, validate, record and enqueue one job.
-
-    The answer's JSON is written here: returned as a model, FastAPI would validate it against
-    ``response_model`` again and serialize it in Python (a twentieth of the API's CPU per job).
-    """
-    idempotency = None
-    if idempotency_key is not None:
-        idempotency = (idempotency_key, fingerprint())
-        holder = state.store.by_idempotency_key(caller.tenant, idempotency_key)
-        if holder is not None:
-            return _accepted(replay(holder, idempotency[1]))
-    resolution = resolve_request(state, options)
-    spec = validate(resolution.params)
-    job_id = uuid.uuid4().hex
-    values = series()
-    job = resolution.new_job(job_id, options, values, spec, tenant=caller.tenant, idempotency=idempotency)
-    state.admission.admit_job(caller, job_id)
-    holder = None
-    try:
-        if idempotency is not None:
-            holder = state.lifecycle.accept_once(job)
-        else:
-            state.lifecycle.accept(job)
-    except BaseException:
-        state.admission.release(caller, job_id)
-        raise
-    if holder is not None and idempotency is not None:  # a concurrent twin recorded it first
-        state.admission.release(caller, job_id)
-        return _accepted(replay(holder, idempotency[1]))
-    try:
-        state.queue.enqueue(job_id, series_count=len(values))
-    except ServiceUnavailable as exc:
-        state.lifecycle.fail(job_id, EnqueueFailed(exc.message))
-        raise
-    JOBS_SUBMITTED.labels(options.model, resolution.version, resolution.arm).inc()
-    accepted = JobAccepted(
-        job_id=job_id,
-        status="queued",
-        model=options.model,
-        version=resolution.version,
-        arm=resolution.arm,
-        series_count=len(values),
-        links={"self": f"/v1/jobs/{job_id}"},
+    submission = Submission(
+        options, request.series_count, request.all_values, validate, lambda: array_fingerprint(request)
     )
-    return _accepted(accepted)
+    return _accepted(await submit(state, caller, submission, idempotency_key))
 
 
 def _accepted(accepted: JobAccepted) -> Response:
+    # The answer's JSON written here: returned as a model, FastAPI would validate it against
+    # ``response_model`` again and serialize it in Python (a twentieth of the API's CPU per job).
     return Response(accepted.model_dump_json(), status_code=202, media_type="application/json")
 
 
