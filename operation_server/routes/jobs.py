@@ -59,9 +59,8 @@ async def submit_job(
     def validate(params: VersionParams) -> ForecastSpec:
         return validate_request(body, params, state.settings)
 
-    submission = Submission(
-        body, len(body.series), body.all_values, validate, fingerprint=lambda: request_fingerprint(body)
-    )
+    points = sum(map(len, body.all_values()))
+    submission = Submission(body, points, body.all_values, validate, lambda: request_fingerprint(body))
     return _accepted(await submit(state, caller, submission, idempotency_key))
 
 
@@ -97,9 +96,8 @@ async def submit_array_job(
     def validate(params: VersionParams) -> ForecastSpec:
         return validate_arrays(request, params, state.settings)
 
-    submission = Submission(
-        options, request.series_count, request.all_values, validate, lambda: array_fingerprint(request)
-    )
+    points = int(request.values.size)
+    submission = Submission(options, points, request.all_values, validate, lambda: array_fingerprint(request))
     return _accepted(await submit(state, caller, submission, idempotency_key))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import redis
 
@@ -9,10 +11,11 @@ from hybrid_core.errors import SyncAtCapacity
 from hybrid_core.queueing import JobQueue, make_celery
 from hybrid_core.settings import Settings
 from operation_server.admission import Admission
+from operation_server.principal import ANONYMOUS, Principal
 
 
-def admission(sync_max_concurrency: int) -> Admission:
-    settings = Settings(sync_max_concurrency=sync_max_concurrency)
+def admission(**configured: Any) -> Admission:
+    settings = Settings(**configured)
     client = redis.Redis()  # never connects: the sync bound is counted in the process
     return Admission(settings, client, JobQueue(make_celery(settings), client))
 
@@ -30,3 +33,15 @@ def test_sync_slot_is_free_again_when_a_request_ends() -> None:
         pass
     with gate.sync_slot():
         pass
+
+
+def test_admission_knows_when_a_job_is_admitted_without_a_redis_round_trip() -> None:
+    assert admission().counts_in_redis(ANONYMOUS) is False
+    limited = admission(key_rate_per_s=5.0)
+    assert limited.counts_in_redis(ANONYMOUS) is True
+    assert limited.counts_in_redis(Principal("k", "t", frozenset({"jobs"}), rate_per_s=0.0)) is False
+
+
+def test_cached_depth_is_unknown_until_read_unless_the_queue_is_unbounded() -> None:
+    assert admission(max_queue_depth=0).cached_depth() == 0
+    assert admission().cached_depth() is None  # the event loop must not read it

@@ -71,3 +71,16 @@ def test_policy_read_before_a_write_is_not_cached_after_it(monkeypatch: Any) -> 
 
     assert rollouts.policy("m") is store.policy
     assert store.reads == 2
+
+
+def test_cached_policy_answers_without_a_read_only_while_the_cache_holds_the_policy(monkeypatch: Any) -> None:
+    policy = RolloutPolicy(model="m", stable="1")
+    store = BlockingStore(policy)
+    rollouts = rollout_service(store)
+
+    assert rollouts.cached_policy("m") == (False, None)  # never read: the event loop must not read it
+    rollouts.policy("m")
+    assert rollouts.cached_policy("m") == (True, policy)
+    monkeypatch.setattr(service, "POLICY_CACHE_TTL_S", 0.0)
+    assert rollouts.cached_policy("m") == (False, None)  # expired
+    assert store.reads == 1
