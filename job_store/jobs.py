@@ -13,24 +13,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_core.errors import HybridError, JobCancelled
 from hybrid_core.forecast_spec import ForecastSpec
 from hybrid_core.schemas import JobEvent
 from hybrid_core.series_codec import SeriesValues, pack_forecasts, pack_series, unpack_series
-from job_store.models import EventOutbox, Job, JobInput, JobResult, ShadowResult, TrackedForecast
-
-ACTIVE_STATUSES = ("queued", "running")
-TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
-_JOBS: Table = Job.__table__  # type: ignore[assignment]
-_INPUTS: Table = JobInput.__table__  # type: ignore[assignment]
-_RESULTS: Table = JobResult.__table__  # type: ignore[assignment]
-_OUTBOX: Table = EventOutbox.__table__  # type: ignore[assignment]
-_SHADOWS: Table = ShadowResult.__table__  # type: ignore[assignment]
-_TRACKED: Table = TrackedForecast.__table__  # type: ignore[assignment]
+from job_store.batch_sql import (
+    ACTIVE_STATUSES,
+    FAIL,
+    INPUTS,
+    INPUTS_OF,
+    JOBS,
+    OUTBOX,
+    RESULTS,
+    SHADOWS,
+    START,
+    SUCCEED,
+    TERMINAL_STATUSES,
+    TRACKED,
+    dialect_insert,
+    insert_new,
+)
+from job_store.models import Job, JobResult
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,7 @@ class Failed:
 
 def _dialect_insert(session: Session) -> Any:
     """The INSERT construct with ON CONFLICT support of the session's dialect."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(session.get_bind().dialect.name)
 
 
 def insert_ignoring_duplicates(session: Session, table: Any, values: dict[str, Any]) -> bool:
@@ -148,6 +154,9 @@ class JobStore:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        # The batch path runs prebuilt Core statements on connections of the sessions' engine.
+        self._engine: Engine = sessions.kw["bind"]
+        self._dialect = self._engine.dialect.name
 
     def create(self, job: NewJob) -> Job:
         """Record an accepted job (status ``queued``) with its series."""
@@ -158,23 +167,20 @@ class JobStore:
     def create_many(self, jobs: Sequence[NewJob]) -> None:
         """Record accepted jobs in one transaction (two multi-row statements)."""
         # Core statements on the tables: cached compilations, no unit-of-work flush per job.
-        with self._sessions.begin() as session:
-            session.execute(_JOBS.insert(), [_job_row(job) for job in jobs])
-            session.execute(
-                _INPUTS.insert(),
-                [_input_row(job) for job in jobs],
-            )
+        with self._engine.begin() as connection:
+            connection.execute(JOBS.insert(), [_job_row(job) for job in jobs])
+            connection.execute(INPUTS.insert(), [_input_row(job) for job in jobs])
 
     def create_once(self, job: NewJob) -> Job | None:
         """Record ``job`` unless its tenant used its idempotency key already; None when recorded,
         else the job that holds the key (the caller compares ``request_hash``)."""
         with self._sessions.begin() as session:
             written = session.scalars(
-                _dialect_insert(session)(_JOBS).on_conflict_do_nothing().returning(_JOBS.c.id),
+                _dialect_insert(session)(JOBS).on_conflict_do_nothing().returning(JOBS.c.id),
                 [_job_row(job)],
             ).first()
             if written is not None:
-                session.execute(_INPUTS.insert(), [_input_row(job)])
+                session.execute(INPUTS.insert(), [_input_row(job)])
                 return None
             return session.scalars(
                 select(Job).where(Job.tenant == job.tenant, Job.idempotency_key == job.idempotency_key)
@@ -214,24 +220,24 @@ class JobStore:
         results and shadow results (cascade); return how many."""
         with self._sessions.begin() as session:
             ids = session.scalars(
-                select(_JOBS.c.id)
-                .where(_JOBS.c.status.in_(TERMINAL_STATUSES), _JOBS.c.finished_at < finished_before)
+                select(JOBS.c.id)
+                .where(JOBS.c.status.in_(TERMINAL_STATUSES), JOBS.c.finished_at < finished_before)
                 .limit(limit)
             ).all()
             if ids:
-                for table in (_INPUTS, _RESULTS, _SHADOWS):  # explicit: SQLite may run without cascades
+                for table in (INPUTS, RESULTS, SHADOWS):  # explicit: SQLite may run without cascades
                     session.execute(table.delete().where(table.c.job_id.in_(ids)))
-                session.execute(_JOBS.delete().where(_JOBS.c.id.in_(ids)))
+                session.execute(JOBS.delete().where(JOBS.c.id.in_(ids)))
             return len(ids)
 
     def prune_published_events(self, published_before: datetime, *, limit: int) -> int:
         """Delete up to ``limit`` outbox rows Kafka confirmed before ``published_before``."""
         with self._sessions.begin() as session:
             ids = session.scalars(
-                select(_OUTBOX.c.id).where(_OUTBOX.c.published_at < published_before).limit(limit)
+                select(OUTBOX.c.id).where(OUTBOX.c.published_at < published_before).limit(limit)
             ).all()
             if ids:
-                session.execute(_OUTBOX.delete().where(_OUTBOX.c.id.in_(ids)))
+                session.execute(OUTBOX.delete().where(OUTBOX.c.id.in_(ids)))
             return len(ids)
 
     def get(self, job_id: str) -> Job | None:
@@ -253,25 +259,14 @@ class JobStore:
         if not job_ids:
             return []
         now = utcnow()
-        with self._sessions.begin() as session:
-            rows = session.execute(
-                _JOBS.update()
-                .where(_JOBS.c.id.in_(job_ids), _JOBS.c.status.in_(ACTIVE_STATUSES))
-                .values(
-                    status="running",
-                    attempts=_JOBS.c.attempts + 1,
-                    started_at=now,
-                    lease_expires_at=now + timedelta(seconds=lease_s),
-                )
-                .returning(*_JOBS.c)
+        lease_until = now + timedelta(seconds=lease_s)
+        with self._engine.begin() as connection:
+            rows = connection.execute(
+                START, {"ids": list(job_ids), "now": now, "lease_until": lease_until}
             ).all()
             if not rows:
                 return []
-            inputs = session.execute(
-                select(_INPUTS.c.job_id, _INPUTS.c.packed, _INPUTS.c.series, _INPUTS.c.spec).where(
-                    _INPUTS.c.job_id.in_([r.id for r in rows])
-                )
-            )
+            inputs = connection.execute(INPUTS_OF, {"ids": [r.id for r in rows]})
             series = {
                 job_id: (unpack_series(packed) if packed is not None else (values or []), spec)
                 for job_id, packed, values, spec in inputs
@@ -303,21 +298,16 @@ class JobStore:
         """
         finished: list[Job] = []
         now = utcnow()
-        with self._sessions.begin() as session:
+        with self._engine.begin() as connection:
             if successes:
                 # Status first, only while active: a job cancelled, expired or finished by another
                 # delivery gets no result row (and its forecasts are discarded).
-                rows = session.execute(
-                    _JOBS.update()
-                    .where(_JOBS.c.id.in_([r.job_id for r in successes]), _JOBS.c.status.in_(ACTIVE_STATUSES))
-                    .values(status="succeeded", finished_at=now, error_code=None, error_message=None)
-                    .returning(*_JOBS.c)
-                )
+                rows = connection.execute(SUCCEED, {"ids": [r.job_id for r in successes], "now": now})
                 succeeded = [Job(**row._mapping) for row in rows]
                 if succeeded:
                     ids = {job.id for job in succeeded}
-                    session.execute(
-                        _dialect_insert(session)(_RESULTS).on_conflict_do_nothing(),
+                    connection.execute(
+                        insert_new(self._dialect, RESULTS),
                         [
                             {
                                 "job_id": r.job_id,
@@ -334,34 +324,33 @@ class JobStore:
                     )
                     tracked = [row for r in successes if r.job_id in ids for row in r.tracked]
                     if tracked:
-                        session.execute(_TRACKED.insert(), tracked)
+                        connection.execute(TRACKED.insert(), tracked)
                 finished += succeeded
             for failure in failures:  # rare: one statement each, in the same transaction
-                rows = session.execute(
-                    _JOBS.update()
-                    .where(_JOBS.c.id == failure.job_id, _JOBS.c.status.in_(ACTIVE_STATUSES))
-                    .values(
-                        status="cancelled" if isinstance(failure.error, JobCancelled) else "failed",
-                        finished_at=now,
-                        error_code=failure.error.code,
-                        error_message=failure.error.message,
-                    )
-                    .returning(*_JOBS.c)
+                final_status = "cancelled" if isinstance(failure.error, JobCancelled) else "failed"
+                rows = connection.execute(
+                    FAIL,
+                    {
+                        "job_id": failure.job_id,
+                        "final_status": final_status,
+                        "now": now,
+                        "code": failure.error.code,
+                        "message": failure.error.message,
+                    },
                 )
                 finished += [Job(**row._mapping) for row in rows]
             if topic is not None and finished:
-                self._queue_events(session, [event_of(job) for job in finished], topic)
+                self._queue_events(connection, [event_of(job) for job in finished], topic)
         return finished
 
-    @staticmethod
-    def _queue_events(session: Session, events: Sequence[JobEvent], topic: str) -> None:
+    def _queue_events(self, connection: Connection, events: Sequence[JobEvent], topic: str) -> None:
         from hybrid_core.tracing import trace_headers
 
         now = utcnow()
         # The span finishing the batch: the relay's Kafka publish becomes its child (None when off).
         trace_context = trace_headers()
-        session.execute(
-            _dialect_insert(session)(_OUTBOX).on_conflict_do_nothing(),
+        connection.execute(
+            insert_new(self._dialect, OUTBOX),
             [
                 {
                     "job_id": event.job_id,
@@ -385,7 +374,7 @@ class JobStore:
             for shadow in shadows:
                 written = insert_ignoring_duplicates(
                     session,
-                    _SHADOWS,
+                    SHADOWS,
                     {
                         "job_id": shadow.job_id,
                         "model": shadow.model,
@@ -398,7 +387,7 @@ class JobStore:
                     },
                 )
                 if written and shadow.tracked:
-                    session.execute(_TRACKED.insert(), list(shadow.tracked))
+                    session.execute(TRACKED.insert(), list(shadow.tracked))
 
     def active_versions(self, model: str) -> set[str]:
         """Versions that queued or running jobs of ``model`` (or their shadows) were assigned."""
@@ -425,29 +414,27 @@ class JobStore:
             return 0
         with self._sessions.begin() as session:
             renewed = session.execute(
-                _JOBS.update()
-                .where(_JOBS.c.id.in_(job_ids), _JOBS.c.status.in_(ACTIVE_STATUSES))
+                JOBS.update()
+                .where(JOBS.c.id.in_(job_ids), JOBS.c.status.in_(ACTIVE_STATUSES))
                 .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
-                .returning(_JOBS.c.id)
+                .returning(JOBS.c.id)
             )
             return len(renewed.all())
 
     def queued_jobs_before(self, created_before: datetime, now: datetime, *, limit: int) -> list[Job]:
         """Jobs still queued, accepted before ``created_before``, with no live lease, oldest first."""
-        unleased = _JOBS.c.lease_expires_at.is_(None) | (_JOBS.c.lease_expires_at < now)
+        unleased = JOBS.c.lease_expires_at.is_(None) | (JOBS.c.lease_expires_at < now)
         return self._jobs_where(
-            (_JOBS.c.status == "queued") & (_JOBS.c.created_at < created_before) & unleased, limit=limit
+            (JOBS.c.status == "queued") & (JOBS.c.created_at < created_before) & unleased, limit=limit
         )
 
     def expired_leases(self, now: datetime, *, limit: int) -> list[Job]:
         """Running jobs whose lease expired before ``now``: no live worker holds them."""
-        return self._jobs_where((_JOBS.c.status == "running") & (_JOBS.c.lease_expires_at < now), limit=limit)
+        return self._jobs_where((JOBS.c.status == "running") & (JOBS.c.lease_expires_at < now), limit=limit)
 
     def _jobs_where(self, condition: Any, *, limit: int) -> list[Job]:
         with self._sessions() as session:
-            rows = session.execute(
-                select(*_JOBS.c).where(condition).order_by(_JOBS.c.created_at).limit(limit)
-            )
+            rows = session.execute(select(*JOBS.c).where(condition).order_by(JOBS.c.created_at).limit(limit))
             return [Job(**row._mapping) for row in rows]
 
     def stale_active_jobs(self, older_than: datetime) -> list[Job]:
