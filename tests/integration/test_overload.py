@@ -29,13 +29,14 @@ from job_store.models import Job
 from local_stack.triton_server import find_free_port
 from local_stack.waiting import wait_until
 from tests.support.data import request_series
-from tests.support.processes import start_api, start_worker
+from tests.support.processes import launch_api, launch_worker, started, stop_all
 from tests.support.services import postgres_database
 
 pytestmark = pytest.mark.integration
 
 MAX_QUEUE_DEPTH = 150
-OVERLOAD_S = float(os.environ.get("HYBRID_TEST_OVERLOAD_S", "60"))
+OVERLOAD_S = float(os.environ.get("HYBRID_TEST_OVERLOAD_S", "20"))
+"""The queue fills within about 150 / capacity s (4 s at 40 jobs/s); the rest is steady shedding."""
 JOB = {"model": "lstm_timeseries", "series": request_series(1, 200, seed=13)}
 MAX_OUTSTANDING = 256
 """Open loop, but a bounded number of requests on the wire (the load generator shares 2 cores)."""
@@ -80,14 +81,15 @@ def overload_stack(service_env: dict[str, str], redis_url: str, session_dir: Pat
         engine = make_engine(database_url)
         migrate(engine)
         logs = session_dir / "logs"
-        worker = start_worker(env, logs / "worker-overload.log", concurrency=1)
         port = find_free_port()
-        api = start_api(env, logs / "api-overload.log", port)
+        worker, api = started(
+            launch_worker(env, logs / "worker-overload.log", concurrency=1),
+            launch_api(env, logs / "api-overload.log", port),
+        )
         try:
             yield OverloadStack(f"http://127.0.0.1:{port}", engine, env["HYBRID_REDIS_URL"])
         finally:
-            api.stop()
-            worker.stop()
+            stop_all(api, worker)
             engine.dispose()
 
 
