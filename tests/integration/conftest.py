@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,7 @@ from sqlalchemy import Engine
 from job_store.database import make_engine, migrate
 from local_stack.processes import ManagedProcess
 from local_stack.triton_server import find_free_port
-from tests.support.processes import start_api, start_worker
+from tests.support.processes import launch_api, launch_worker, started, stop_all
 
 
 @pytest.fixture(scope="session")
@@ -23,19 +24,34 @@ def db_engine(postgres_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def worker(service_env: dict[str, str], session_dir: Path) -> Iterator[ManagedProcess]:
-    process = start_worker(service_env, session_dir / "logs" / "worker.log")
-    yield process
-    process.stop()
+@dataclass
+class SessionPlatform:
+    url: str
+    worker: ManagedProcess
 
 
 @pytest.fixture(scope="session")
-def api(service_env: dict[str, str], session_dir: Path, db_engine: Engine) -> Iterator[str]:
+def session_platform(
+    service_env: dict[str, str], session_dir: Path, db_engine: Engine
+) -> Iterator[SessionPlatform]:
+    """The session's API and worker, started together (their imports overlap)."""
+    logs = session_dir / "logs"
     port = find_free_port()
-    process = start_api(service_env, session_dir / "logs" / "api.log", port)
-    yield f"http://127.0.0.1:{port}"
-    process.stop()
+    worker, api = started(
+        launch_worker(service_env, logs / "worker.log"), launch_api(service_env, logs / "api.log", port)
+    )
+    yield SessionPlatform(f"http://127.0.0.1:{port}", worker)
+    stop_all(api, worker)
+
+
+@pytest.fixture(scope="session")
+def worker(session_platform: SessionPlatform) -> ManagedProcess:
+    return session_platform.worker
+
+
+@pytest.fixture(scope="session")
+def api(session_platform: SessionPlatform) -> str:
+    return session_platform.url
 
 
 @pytest.fixture
