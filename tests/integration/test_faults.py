@@ -35,7 +35,7 @@ from local_stack.triton_server import LocalTritonServer, find_free_port
 from local_stack.waiting import wait_until
 from tests.conftest import CANONICAL_REPOSITORY
 from tests.support.data import request_series
-from tests.support.processes import start_api, start_worker
+from tests.support.processes import Launched, launch_api, launch_worker, started, stop_all
 from tests.support.services import postgres_database
 
 pytestmark = pytest.mark.integration
@@ -43,6 +43,8 @@ pytestmark = pytest.mark.integration
 SERIES = request_series(1, 200, seed=9)
 RECOVERY_BOUND_S = 60.0
 CLIENTS = 3
+BETWEEN_FAULTS_S = 2.0
+"""Load before, between and after the faults: at about 40 accepted jobs/s, each fault finds many in flight."""
 
 
 @dataclass
@@ -82,11 +84,18 @@ class FaultStack:
     workers: list[ManagedProcess] = field(default_factory=list)
     api: ManagedProcess | None = None
 
+    def launch_worker(self, index: int) -> Launched:
+        return launch_worker(self.env, self.logs / f"worker-faults-{index}.log", concurrency=8)
+
     def start_worker(self, index: int) -> ManagedProcess:
-        return start_worker(self.env, self.logs / f"worker-faults-{index}.log", concurrency=8)
+        [worker] = started(self.launch_worker(index))
+        return worker
+
+    def launch_api(self) -> Launched:
+        return launch_api(self.env, self.logs / "api-faults.log", self.api_port)
 
     def start_api(self) -> None:
-        self.api = start_api(self.env, self.logs / "api-faults.log", self.api_port)
+        [self.api] = started(self.launch_api())
 
 
 @pytest.fixture(scope="module")
@@ -114,15 +123,13 @@ def fault_stack(service_env: dict[str, str], session_dir: Path) -> Iterator[Faul
         engine = make_engine(database_url)
         migrate(engine)
         stack = FaultStack(env, triton, redis, engine, logs, find_free_port())
-        stack.workers = [stack.start_worker(0), stack.start_worker(1)]
-        stack.start_api()
+        *stack.workers, stack.api = started(
+            stack.launch_worker(0), stack.launch_worker(1), stack.launch_api()
+        )
         try:
             yield stack
         finally:
-            if stack.api is not None:
-                stack.api.stop()
-            for worker in stack.workers:
-                worker.stop()
+            stop_all(*([stack.api] if stack.api is not None else []), *stack.workers)
             engine.dispose()
 
 
@@ -164,29 +171,29 @@ def test_every_job_finishes_recorded_when_faults_hit_under_load(fault_stack: Fau
     cleared: dict[str, datetime] = {}
     """When each fault cleared (wall clock, as the database records jobs)."""
     try:
-        time.sleep(3)
+        time.sleep(BETWEEN_FAULTS_S)
         stack.workers[0].kill()  # a worker SIGKILLed mid-batch
         cleared["worker SIGKILL"] = utcnow()
-        time.sleep(3)
+        time.sleep(BETWEEN_FAULTS_S)
         assert stack.triton.pid is not None
         os.kill(stack.triton.pid, signal.SIGKILL)
         time.sleep(10)
         stack.triton.start()
         cleared["tritonserver down 10 s"] = utcnow()
-        time.sleep(3)
+        time.sleep(BETWEEN_FAULTS_S)
         stack.redis.kill()
         time.sleep(5)
         stack.redis.start()
         cleared["Redis down 5 s"] = utcnow()
-        time.sleep(3)
+        time.sleep(BETWEEN_FAULTS_S)
         terminate_connections(stack.engine)
         cleared["database connections terminated"] = utcnow()
-        time.sleep(3)
+        time.sleep(BETWEEN_FAULTS_S)
         assert stack.api is not None
         stack.api.kill()
         stack.start_api()
         cleared["API SIGKILL"] = utcnow()
-        time.sleep(3)
+        time.sleep(BETWEEN_FAULTS_S)
     finally:
         load.stop.set()
         for thread in clients:
@@ -233,7 +240,7 @@ def test_every_job_finishes_recorded_when_faults_hit_under_load(fault_stack: Fau
         f"accepted {len(load.accepted)}, refused {len(load.refused)} (503), unreachable {load.unreachable}, "
         f"jobs {len(jobs)}: succeeded {len(succeeded)}, failed {len(failed)} "
         f"{sorted({row.error_code for row in failed})}; all final {recovered_s:.1f} s after the load "
-        "stopped (3 s after the last fault)"
+        f"stopped ({BETWEEN_FAULTS_S:g} s after the last fault)"
     )
     for fault, in_flight in hit.items():
         waits = sorted(after_s for _, after_s in in_flight)
