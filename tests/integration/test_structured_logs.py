@@ -11,7 +11,7 @@ import pytest
 
 from local_stack.triton_server import find_free_port
 from tests.support.data import request_series
-from tests.support.processes import start_api, start_worker
+from tests.support.processes import launch_api, launch_worker, started, stop_all
 
 pytestmark = pytest.mark.integration
 
@@ -42,8 +42,9 @@ def test_api_and_worker_log_json_lines_only_when_log_format_is_json(
     }
     logs = session_dir / "logs"
     port = find_free_port()
-    worker = start_worker(env, logs / "worker-json.log")
-    api = start_api(env, logs / "api-json.log", port)
+    worker, api = started(
+        launch_worker(env, logs / "worker-json.log"), launch_api(env, logs / "api-json.log", port)
+    )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             accepted = client.post(
@@ -53,8 +54,7 @@ def test_api_and_worker_log_json_lines_only_when_log_format_is_json(
             view = client.get(f"/v1/jobs/{accepted.json()['job_id']}", params={"wait_s": 30}).json()
             assert view["status"] == "succeeded", view
     finally:
-        api.stop()
-        worker.stop()
+        stop_all(api, worker)
 
     api_lines = _json_lines(logs / "api-json.log")
     worker_lines = _json_lines(logs / "worker-json.log", allowed=(CELERY_SHUTDOWN_NOTICE,))
