@@ -15,7 +15,7 @@ from local_stack.waiting import wait_until
 from tests.conftest import EVENTS_TOPIC
 from tests.support.data import request_series
 from tests.support.otlp import ReceivedSpan, TraceReceiver, otlp_http_receiver, otlp_receiver
-from tests.support.processes import start_api, start_worker
+from tests.support.processes import launch_api, launch_worker, started, stop_all
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +52,13 @@ def traced(
                 "OTEL_BSP_SCHEDULE_DELAY": "200",
             }
             port = find_free_port()
-            worker = start_worker(env, logs / "worker-traced.log")
-            api = start_api(env, logs / "api-traced.log", port)
+            worker, api = started(
+                launch_worker(env, logs / "worker-traced.log"), launch_api(env, logs / "api-traced.log", port)
+            )
             try:
                 yield f"http://127.0.0.1:{port}", receiver
             finally:
-                api.stop()
-                worker.stop()
+                stop_all(api, worker)
 
 
 def run_job(api_url: str, series_count: int, seed: int) -> str:
