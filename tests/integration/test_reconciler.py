@@ -19,11 +19,10 @@ from job_store.database import make_engine, make_session_factory, migrate
 from job_store.jobs import JobStore, NewJob, utcnow
 from job_store.models import Job, JobResult
 from job_store.pass_lock import exclusive_pass
-from local_stack.processes import ManagedProcess
 from local_stack.triton_server import find_free_port
 from local_stack.waiting import wait_until
 from tests.support.data import request_series
-from tests.support.processes import start_api, start_worker
+from tests.support.processes import launch_api, launch_worker, started, stop_all
 from tests.support.services import postgres_database
 
 pytestmark = pytest.mark.integration
@@ -60,11 +59,12 @@ def engine(reconcile_env: dict[str, str]) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def platform(reconcile_env: dict[str, str], engine: Engine, session_dir: Path) -> Iterator[None]:
     logs = session_dir / "logs"
-    worker: ManagedProcess = start_worker(reconcile_env, logs / "worker-reconcile.log")
-    api = start_api(reconcile_env, logs / "api-reconcile.log", find_free_port())
+    worker, api = started(
+        launch_worker(reconcile_env, logs / "worker-reconcile.log"),
+        launch_api(reconcile_env, logs / "api-reconcile.log", find_free_port()),
+    )
     yield
-    api.stop()
-    worker.stop()
+    stop_all(api, worker)
 
 
 def lost_job(engine: Engine, *, status: str, age_s: float, attempts: int = 0, lease_s: float = 0) -> str:
