@@ -15,9 +15,9 @@ import pytest
 from event_bus import ensure_topic
 from hybrid_core.settings import PROJECT_ROOT
 from local_stack.tansu import TansuBroker
-from local_stack.testing import running_triton
 from local_stack.triton_server import LocalTritonServer
 from tests.support.services import postgres_database, redis_server
+from tests.support.triton import module_triton
 
 CANONICAL_REPOSITORY = PROJECT_ROOT / "model_repository"
 
@@ -44,7 +44,7 @@ def redis_url(session_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def triton(session_dir: Path) -> Iterator[LocalTritonServer]:
     """The real tritonserver serving the committed repository (Python-backend copy)."""
-    with running_triton(CANONICAL_REPOSITORY, session_dir / "triton") as server:
+    with module_triton(CANONICAL_REPOSITORY, session_dir / "triton") as server:
         yield server
 
 
