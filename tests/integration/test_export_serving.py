@@ -22,8 +22,12 @@ MODEL = "lstm_timeseries"
 README = (PROJECT_ROOT / "README.md").read_text()
 
 
+SMALL_LSTM = ("--epochs", "1", "--hidden", "8", "--layers", "1")
+"""A network that trains in under a second: what is served depends on the policy, not the weights."""
+
+
 def export(repository: Path, *extra: str) -> None:
-    argv = cli_argv("export", "lstm", "--model", MODEL, "--window", "104", "--epochs", "1", "--seed", "5")
+    argv = cli_argv("export", "lstm", "--model", MODEL, "--window", "104", *SMALL_LSTM, "--seed", "5")
     done = subprocess.run(
         [*argv, "--repository", str(repository), "--no-progress", *extra], capture_output=True, text=True
     )
