@@ -16,12 +16,12 @@ from sqlalchemy import Engine, func, select
 
 from job_store.models import JobResult
 from local_stack.processes import ManagedProcess
-from local_stack.testing import running_triton
 from local_stack.triton_server import LocalTritonServer, find_free_port
 from local_stack.waiting import wait_until
 from tests.conftest import CANONICAL_REPOSITORY
 from tests.support.data import request_series
-from tests.support.processes import start_api, start_worker
+from tests.support.processes import launch_api, launch_worker, start_api, start_worker, started, stop_all
+from tests.support.triton import module_triton
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ SERIES = request_series(4, 160, seed=21)
 
 @pytest.fixture(scope="module")
 def own_triton(session_dir: Path) -> Iterator[LocalTritonServer]:
-    with running_triton(
+    with module_triton(
         CANONICAL_REPOSITORY, session_dir / "triton-resilience", models=["lstm_timeseries"]
     ) as server:
         yield server
@@ -70,9 +70,11 @@ def job(client: httpx.Client, job_id: str, wait_s: float = 0) -> dict[str, Any]:
 def test_job_succeeds_after_retries_when_triton_stopped_then_restarted(
     own_api: httpx.Client, own_env: dict[str, str], own_triton: LocalTritonServer, session_dir: Path
 ) -> None:
-    worker = start_worker(own_env, session_dir / "logs" / "worker-retry.log")
+    launched = launch_worker(own_env, session_dir / "logs" / "worker-retry.log")
+    worker = launched.process
     try:
-        own_triton.stop()
+        own_triton.stop()  # seconds of unloading, while the worker starts
+        started(launched)
         job_id = submit(own_api, {"model": "lstm_timeseries", "series": SERIES})
         wait_until(lambda: job(own_api, job_id)["attempts"] >= 2, timeout_s=30, message="job retried")
         assert job(own_api, job_id)["status"] in {"queued", "running"}
@@ -94,8 +96,10 @@ def test_job_fails_with_reason_when_triton_absent_beyond_retry_budget(
     env["HYBRID_TRITON_GRPC_URL"] = f"127.0.0.1:{find_free_port()}"  # nothing listens here
     env["HYBRID_TASK_MAX_RETRIES"] = "2"
     port = find_free_port()
-    api = start_api(env, session_dir / "logs" / "api-absent.log", port)
-    worker = start_worker(env, session_dir / "logs" / "worker-absent.log")
+    api, worker = started(
+        launch_api(env, session_dir / "logs" / "api-absent.log", port),
+        launch_worker(env, session_dir / "logs" / "worker-absent.log"),
+    )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             job_id = submit(client, {"model": "lstm_timeseries", "series": SERIES})
@@ -105,8 +109,7 @@ def test_job_fails_with_reason_when_triton_absent_beyond_retry_budget(
         assert "after 2 retries" in view["error"]["message"]
         assert view["attempts"] == 3
     finally:
-        worker.stop()
-        api.stop()
+        stop_all(worker, api)
 
 
 def test_job_has_exactly_one_result_when_worker_killed_mid_job(
@@ -116,11 +119,13 @@ def test_job_has_exactly_one_result_when_worker_killed_mid_job(
     session_dir: Path,
     db_engine: Engine,
 ) -> None:
-    first = start_worker(own_env, session_dir / "logs" / "worker-killed.log")
+    launched = launch_worker(own_env, session_dir / "logs" / "worker-killed.log")
+    first = launched.process
     second: ManagedProcess | None = None
     try:
         # Hold the job inside the worker: Triton is down, so it sits in its retry loop, unacknowledged.
-        own_triton.stop()
+        own_triton.stop()  # seconds of unloading, while the worker starts
+        started(launched)
         job_id = submit(own_api, {"model": "lstm_timeseries", "series": SERIES})
         wait_until(lambda: job(own_api, job_id)["status"] == "running", timeout_s=30, message="job running")
         first.kill()
