@@ -19,12 +19,12 @@ import pytest
 import torch
 
 from hybrid_core.version_params import Artifact, load_version_params, params_path, sha256_of, write_params
-from local_stack.testing import running_triton
 from local_stack.triton_server import LocalTritonServer
 from local_stack.waiting import wait_until
 from tests.conftest import CANONICAL_REPOSITORY
 from tests.integration.test_rollout import AUTH, TOKEN, Platform
 from tests.support.services import postgres_database
+from tests.support.triton import module_triton
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +146,7 @@ def guard_platform(
     add_worse_version(repository)
     triton: LocalTritonServer
     with (
-        running_triton(repository, session_dir / "triton-accuracy") as triton,
+        module_triton(repository, session_dir / "triton-accuracy") as triton,
         postgres_database() as database,
     ):
         env = dict(service_env)

@@ -21,14 +21,14 @@ import torch
 
 from hybrid_core.version_params import Artifact, load_version_params, params_path, sha256_of, write_params
 from local_stack.processes import ManagedProcess
-from local_stack.testing import running_triton
 from local_stack.triton_server import LocalTritonServer, find_free_port
 from local_stack.waiting import wait_until
 from tests.conftest import CANONICAL_REPOSITORY
 from tests.support.data import request_series
-from tests.support.processes import start_api, start_worker
+from tests.support.processes import launch_api, launch_worker, started, stop_all
 from tests.support.reference import eager_forecast
 from tests.support.services import postgres_database
+from tests.support.triton import module_triton
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def rollout_triton(repository: Path, session_dir: Path) -> Iterator[LocalTritonServer]:
-    with running_triton(repository, session_dir / "triton-rollout") as server:
+    with module_triton(repository, session_dir / "triton-rollout") as server:
         yield server
 
 
@@ -105,15 +105,15 @@ class Platform:
 
     def start(self) -> None:
         self.starts += 1
-        self.worker = start_worker(self.env, self.logs / f"worker-rollout-{self.starts}.log", concurrency=16)
-        self.api = start_api(self.env, self.logs / f"api-rollout-{self.starts}.log", self.port)
+        self.worker, self.api = started(
+            launch_worker(self.env, self.logs / f"worker-rollout-{self.starts}.log", concurrency=16),
+            launch_api(self.env, self.logs / f"api-rollout-{self.starts}.log", self.port),
+        )
         with httpx.Client(base_url=self.url) as client:
             wait_until(lambda: client.get("/readyz").status_code == 200, timeout_s=60, message="API ready")
 
     def stop(self) -> None:
-        for process in (self.api, self.worker):
-            if process is not None:
-                process.stop()
+        stop_all(*(process for process in (self.api, self.worker) if process is not None))
 
     @property
     def url(self) -> str:
