@@ -30,13 +30,13 @@ from job_store.jobs import utcnow
 from job_store.models import EventOutbox, Job, JobResult
 from local_stack.processes import ManagedProcess
 from local_stack.redis_server import RedisServer
-from local_stack.testing import running_triton
 from local_stack.triton_server import LocalTritonServer, find_free_port
 from local_stack.waiting import wait_until
 from tests.conftest import CANONICAL_REPOSITORY
 from tests.support.data import request_series
 from tests.support.processes import Launched, launch_api, launch_worker, started, stop_all
 from tests.support.services import postgres_database
+from tests.support.triton import module_triton
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +104,7 @@ def fault_stack(service_env: dict[str, str], session_dir: Path) -> Iterator[Faul
     redis = RedisServer(find_free_port(), session_dir / "redis-faults", appendonly=True)
     triton_dir = session_dir / "triton-faults"
     with (
-        running_triton(CANONICAL_REPOSITORY, triton_dir, models=["lstm_timeseries"]) as triton,
+        module_triton(CANONICAL_REPOSITORY, triton_dir, models=["lstm_timeseries"]) as triton,
         redis,
         postgres_database() as database_url,
     ):
