@@ -23,14 +23,14 @@ import httpx
 import pytest
 
 from hybrid_core.version_params import Artifact, load_version_params, params_path, sha256_of, write_params
-from local_stack.processes import ManagedProcess
 from local_stack.testing import running_triton
 from local_stack.triton_server import LocalTritonServer, find_free_port
 from local_stack.waiting import wait_until
 from tests.conftest import CANONICAL_REPOSITORY
 from tests.support.data import request_series
-from tests.support.processes import start_api, start_worker
+from tests.support.processes import launch_api, launch_worker, started, stop_all, stop_concurrently
 from tests.support.services import postgres_database
+from tests.support.triton import stop_quickly_at_teardown
 from triton_client.control import ControlKey
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,7 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def replicas(repository: Path, session_dir: Path) -> Iterator[list[LocalTritonServer]]:
     key = ControlKey.generate()
     with ExitStack() as stack:
-        yield [
+        servers = [
             stack.enter_context(
                 running_triton(
                     repository, session_dir / f"triton-replica-{k}", models=[MODEL], control_key=key
@@ -77,6 +77,10 @@ def replicas(repository: Path, session_dir: Path) -> Iterator[list[LocalTritonSe
             )
             for k in range(2)
         ]
+        yield servers
+        for server in servers:
+            stop_quickly_at_teardown(server)
+        stop_concurrently(*servers)  # the exit stack's stops are then no-ops
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +107,10 @@ def api(
         )
         logs = session_dir / "logs"
         port = find_free_port()
-        processes: list[ManagedProcess] = [start_worker(env, logs / "worker-replicas.log", concurrency=16)]
-        processes.append(start_api(env, logs / "api-replicas.log", port))
+        processes = started(
+            launch_worker(env, logs / "worker-replicas.log", concurrency=16),
+            launch_api(env, logs / "api-replicas.log", port),
+        )
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
                 wait_until(
@@ -112,8 +118,7 @@ def api(
                 )
                 yield client
         finally:
-            for process in reversed(processes):
-                process.stop()
+            stop_all(*reversed(processes))
 
 
 def ready(server: LocalTritonServer) -> list[str]:

@@ -13,11 +13,13 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
 import httpx
 
+from local_stack.lifecycle import Service
 from local_stack.processes import ManagedProcess, cli_argv
 from local_stack.waiting import wait_until
 
@@ -90,3 +92,11 @@ def stop_all(*processes: ManagedProcess, timeout_s: float = 20) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def stop_concurrently(*services: Service) -> None:
+    """``stop()`` each service in a thread of its own: a tritonserver spends seconds unloading its
+    models, mostly waiting, so two replicas stop in the time of one."""
+    with ThreadPoolExecutor(max(1, len(services))) as pool:
+        for stopping in [pool.submit(service.stop) for service in services]:
+            stopping.result()
