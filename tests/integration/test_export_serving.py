@@ -15,6 +15,7 @@ from local_stack.processes import cli_argv
 from local_stack.stack import LocalStack
 from local_stack.triton_server import TritonPorts
 from tests.conftest import CANONICAL_REPOSITORY
+from tests.support.triton import stop_quickly_at_teardown
 
 pytestmark = pytest.mark.integration
 
@@ -48,3 +49,4 @@ def test_version_served_at_next_start_only_when_exported_with_serve(tmp_path: Pa
         stack.stop()
         stack.start()
         assert stack.triton.ready_models()[MODEL] == ["1", "2", "4"]
+        stop_quickly_at_teardown(stack.triton)  # the stop above was the graceful one under test
