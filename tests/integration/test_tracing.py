@@ -16,6 +16,7 @@ from tests.conftest import EVENTS_TOPIC
 from tests.support.data import request_series
 from tests.support.otlp import ReceivedSpan, TraceReceiver, otlp_http_receiver, otlp_receiver
 from tests.support.processes import launch_api, launch_worker, started, stop_all
+from tests.support.triton import stop_quickly_at_teardown
 
 pytestmark = pytest.mark.integration
 
@@ -59,6 +60,7 @@ def traced(
                 yield f"http://127.0.0.1:{port}", receiver
             finally:
                 stop_all(api, worker)
+                stop_quickly_at_teardown(server)
 
 
 def run_job(api_url: str, series_count: int, seed: int) -> str:
