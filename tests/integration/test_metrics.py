@@ -17,7 +17,7 @@ from local_stack.prometheus import PrometheusServer, prometheus_binary, scrape_c
 from local_stack.triton_server import LocalTritonServer, find_free_port
 from local_stack.waiting import wait_until
 from tests.support.data import request_series
-from tests.support.processes import start_api, start_worker
+from tests.support.processes import launch_api, launch_worker, started, stop_all
 from tests.support.services import postgres_database
 
 pytestmark = [
@@ -50,8 +50,10 @@ def traffic(
             "HYBRID_WORKER_METRICS_PORT": str(worker_port),
             "HYBRID_ADMIN_TOKEN": TOKEN,
         }
-        worker = start_worker(env, session_dir / "logs" / "worker-metrics.log")
-        api = start_api(env, session_dir / "logs" / "api-metrics.log", api_port)
+        worker, api = started(
+            launch_worker(env, session_dir / "logs" / "worker-metrics.log"),
+            launch_api(env, session_dir / "logs" / "api-metrics.log", api_port),
+        )
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=60) as client:
                 wait_until(lambda: client.get("/readyz").status_code == 200, timeout_s=30, message="ready")
@@ -102,8 +104,7 @@ def traffic(
                 },
             }
         finally:
-            api.stop()
-            worker.stop()
+            stop_all(api, worker)
 
 
 @pytest.fixture(scope="module")
