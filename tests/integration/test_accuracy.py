@@ -23,7 +23,7 @@ from local_stack.triton_server import LocalTritonServer
 from local_stack.waiting import wait_until
 from tests.conftest import CANONICAL_REPOSITORY
 from tests.integration.test_rollout import AUTH, TOKEN, Platform
-from tests.support.services import postgres_database
+from tests.support.services import migrate_database, postgres_database
 from tests.support.triton import module_triton
 
 pytestmark = pytest.mark.integration
@@ -149,6 +149,7 @@ def guard_platform(
         module_triton(repository, session_dir / "triton-accuracy") as triton,
         postgres_database() as database,
     ):
+        migrate_database(database)
         env = dict(service_env)
         env.update(
             {

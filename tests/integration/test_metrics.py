@@ -18,7 +18,7 @@ from local_stack.triton_server import LocalTritonServer, find_free_port
 from local_stack.waiting import wait_until
 from tests.support.data import request_series
 from tests.support.processes import launch_api, launch_worker, started, stop_all
-from tests.support.services import postgres_database
+from tests.support.services import migrate_database, postgres_database
 
 pytestmark = [
     pytest.mark.integration,
@@ -44,6 +44,7 @@ def traffic(
     """An API and a worker with metrics on, fed with stable, canary and pinned jobs and a bad request."""
     worker_port, api_port = find_free_port(), find_free_port()
     with postgres_database() as database_url:
+        migrate_database(database_url)
         env = service_env | {
             "HYBRID_DATABASE_URL": database_url,
             "HYBRID_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/4",

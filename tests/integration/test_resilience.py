@@ -89,7 +89,9 @@ def test_job_succeeds_after_retries_when_triton_stopped_then_restarted(
 
 
 def test_job_fails_with_reason_when_triton_absent_beyond_retry_budget(
-    own_env: dict[str, str], session_dir: Path
+    own_env: dict[str, str],
+    session_dir: Path,
+    db_engine: Engine,  # the session database migrated before its API and worker start together
 ) -> None:
     env = dict(own_env)
     env["HYBRID_REDIS_URL"] = own_env["HYBRID_REDIS_URL"].rsplit("/", 1)[0] + "/2"

@@ -27,7 +27,7 @@ from tests.conftest import CANONICAL_REPOSITORY
 from tests.support.data import request_series
 from tests.support.processes import launch_api, launch_worker, started, stop_all
 from tests.support.reference import eager_forecast
-from tests.support.services import postgres_database
+from tests.support.services import migrate_database, postgres_database
 from tests.support.triton import module_triton
 
 pytestmark = pytest.mark.integration
@@ -76,6 +76,7 @@ def rollout_env(
     service_env: dict[str, str], redis_url: str, repository: Path, rollout_triton: LocalTritonServer
 ) -> Iterator[dict[str, str]]:
     with postgres_database() as database_url:
+        migrate_database(database_url)
         env = dict(service_env)
         env.update(
             {

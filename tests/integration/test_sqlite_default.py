@@ -10,7 +10,7 @@ import pytest
 from local_stack.triton_server import find_free_port
 from local_stack.waiting import wait_until
 from tests.support.data import request_series
-from tests.support.processes import launch_api, launch_worker, started, stop_all
+from tests.support.processes import start_api, start_worker, stop_all
 
 pytestmark = pytest.mark.integration
 
@@ -23,10 +23,10 @@ def test_jobs_shadows_and_report_work_when_database_is_embedded_sqlite(
     env["HYBRID_REDIS_URL"] = redis_url.rsplit("/", 1)[0] + "/6"
     env["HYBRID_ADMIN_TOKEN"] = "sqlite-token"
     port = find_free_port()
-    worker, api = started(
-        launch_worker(env, session_dir / "logs" / "worker-sqlite.log"),
-        launch_api(env, session_dir / "logs" / "api-sqlite.log", port),
-    )
+    # One after the other: each migrates the new SQLite file at startup, and the test checks that
+    # the platform itself creates it.
+    worker = start_worker(env, session_dir / "logs" / "worker-sqlite.log")
+    api = start_api(env, session_dir / "logs" / "api-sqlite.log", port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             policy = {"stable": "2", "canary": "1", "canary_weight": 0.0, "shadow_share": 1.0}

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
 from local_stack.triton_server import find_free_port
 from tests.support.data import request_series
@@ -33,7 +34,10 @@ def _json_lines(path: Path, *, allowed: tuple[str, ...] = ()) -> list[dict[str, 
 
 
 def test_api_and_worker_log_json_lines_only_when_log_format_is_json(
-    service_env: dict[str, str], redis_url: str, session_dir: Path
+    service_env: dict[str, str],
+    redis_url: str,
+    session_dir: Path,
+    db_engine: Engine,  # the session database migrated before its API and worker start together
 ) -> None:
     env = service_env | {
         "HYBRID_LOG_FORMAT": "json",

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from kafka import KafkaConsumer
+from sqlalchemy import Engine
 
 from local_stack.triton_server import LocalTritonServer, TritonPorts, find_free_port
 from local_stack.waiting import wait_until
@@ -28,7 +29,11 @@ BULK_SERIES = 150
 
 @pytest.fixture(scope="module")
 def traced(
-    triton: LocalTritonServer, service_env: dict[str, str], redis_url: str, session_dir: Path
+    triton: LocalTritonServer,
+    service_env: dict[str, str],
+    redis_url: str,
+    session_dir: Path,
+    db_engine: Engine,  # the session database migrated before its API and worker start together
 ) -> Iterator[tuple[str, TraceReceiver]]:
     """API and worker exporting to one receiver (OTLP/gRPC), and a Triton of their own over the
     session's repository exporting its spans to the same receiver (OTLP/HTTP); yields the API URL."""

@@ -29,7 +29,7 @@ from local_stack.waiting import wait_until
 from tests.conftest import CANONICAL_REPOSITORY
 from tests.support.data import request_series
 from tests.support.processes import launch_api, launch_worker, started, stop_all, stop_concurrently
-from tests.support.services import postgres_database
+from tests.support.services import migrate_database, postgres_database
 from tests.support.triton import stop_quickly_at_teardown
 from triton_client.control import ControlKey
 
@@ -92,6 +92,7 @@ def api(
     session_dir: Path,
 ) -> Iterator[httpx.Client]:
     with postgres_database() as database_url:
+        migrate_database(database_url)
         env = dict(service_env)
         env.update(
             {

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from job_store.database import scratch_database
+from job_store.database import make_engine, migrate, scratch_database
 from local_stack.redis_server import RedisServer
 from local_stack.triton_server import find_free_port
 
@@ -56,3 +56,13 @@ def redis_server(workdir: Path) -> Iterator[str]:
         return
     with RedisServer(find_free_port(), workdir) as server:
         yield server.url
+
+
+def migrate_database(url: str) -> None:
+    """Create the schema at ``url`` before an API and a worker start together on it: each migrates
+    at startup, and two first migrations racing on an empty database collide on alembic_version."""
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
