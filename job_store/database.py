@@ -14,6 +14,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from job_store.pass_lock import lock_key
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -60,10 +62,17 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent; safe in processes started together).
+
+    On PostgreSQL the upgrade runs under a transaction-level advisory lock: an API and workers
+    starting at once on an empty database would otherwise all create ``alembic_version`` and
+    all but one fail. The others wait for the first to commit, then find the schema current.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("migrate")})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
