@@ -115,7 +115,7 @@ async def submit(
         job = await asyncio.to_thread(_prepare_blocking, state, caller, submission, None)
     try:
         refusal = await state.submitter.record(job)
-    except BaseException:
+    except Exception:  # not recorded; a cancelled caller's job is still written, so it stays counted
         await asyncio.to_thread(state.admission.release, caller, job.job_id)
         raise
     if refusal is not None:
