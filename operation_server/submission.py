@@ -32,13 +32,12 @@ from hybrid_core.series_codec import SeriesValues
 from hybrid_core.version_params import VersionParams
 from job_store.jobs import Failed, NewJob
 from job_store.lifecycle import JobLifecycle
-from job_store.models import RolloutPolicy
 from operation_server.array_body import ArrayJobOptions
 from operation_server.group_commit import GroupCommit
 from operation_server.idempotency import replay
 from operation_server.metrics import JOBS_SUBMITTED
 from operation_server.principal import Principal
-from operation_server.versions import resolve_under
+from operation_server.versions import Resolution, resolve_request, resolve_under
 
 if TYPE_CHECKING:
     from operation_server.state import ApiState
@@ -134,29 +133,28 @@ def _prepare_from_memory(state: ApiState, caller: Principal, submission: Submiss
     hit, policy = state.rollout.cached_policy(submission.options.model)
     if not hit:
         return None
-    return _prepare(state, caller, submission, policy, depth, None)
+    resolution = resolve_under(state.catalog, submission.options, policy)
+    return _prepare(state, caller, submission, resolution, depth, None)
 
 
 def _prepare_blocking(
     state: ApiState, caller: Principal, submission: Submission, idempotency: tuple[str, str] | None
 ) -> NewJob:
     """The job, prepared with whatever reads it needs (in a worker thread)."""
-    model = submission.options.model
-    state.catalog.versions(model)
-    return _prepare(state, caller, submission, state.rollout.policy(model), None, idempotency)
+    resolution = resolve_request(state, submission.options)
+    return _prepare(state, caller, submission, resolution, None, idempotency)
 
 
 def _prepare(
     state: ApiState,
     caller: Principal,
     submission: Submission,
-    policy: RolloutPolicy | None,
+    resolution: Resolution,
     depth: int | None,
     idempotency: tuple[str, str] | None,
 ) -> NewJob:
-    """Resolve under ``policy``, validate, build the job record and admit it (the last step, so that
-    a refused request is never counted)."""
-    resolution = resolve_under(state.catalog, submission.options, policy)
+    """Validate under ``resolution``, build the job record and admit it (the last step, so that a
+    refused request is never counted)."""
     spec = submission.validate(resolution.params)
     job_id = uuid.uuid4().hex
     job = resolution.new_job(
